@@ -1,0 +1,83 @@
+//! Leases and where they are kept.
+//!
+//! This crate defines the [`Lease`] record that the engine hands out and the
+//! [`LeaseStore`] trait through which the server makes lease changes durable.
+//! The memfile backend ([`memfile`]) reads and writes ISC Kea's `leases4.csv`
+//! format, so a lease file can move between Kea and leasehold in both
+//! directions.
+//!
+//! The crate does no allocation and keeps no index: deciding which address a
+//! client gets is the engine's job. A store only loads what was persisted and
+//! persists what it is given, and returns from [`LeaseStore::commit`] only
+//! once the changes would survive a crash.
+
+mod lease;
+pub mod memfile;
+
+pub use lease::{ClientId, HwAddr, Lease, LeaseState, ParseIdentifierError};
+
+use std::path::PathBuf;
+
+/// A batch of lease changes, in the order they happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseChange {
+    /// The lease was created or changed; the record is its new state.
+    Upsert(Lease),
+    /// The lease was removed (released, or reclaimed and dropped).
+    Delete(Lease),
+}
+
+impl LeaseChange {
+    /// The lease this change is about.
+    pub fn lease(&self) -> &Lease {
+        match self {
+            Self::Upsert(lease) | Self::Delete(lease) => lease,
+        }
+    }
+}
+
+/// Persistent storage of leases.
+///
+/// A store is driven by one thread at a time: the server loads it once at
+/// start and then calls [`commit`](Self::commit) with batches of changes,
+/// which lets a store amortise one fsync over many clients (group commit).
+pub trait LeaseStore: Send {
+    /// Reads every lease that is currently stored, in no particular order.
+    /// Deleted leases are not returned; expired ones are.
+    fn load(&mut self) -> Result<Vec<Lease>, StoreError>;
+
+    /// Makes `changes` durable. When this returns `Ok`, the changes survive
+    /// a crash of the process or the machine.
+    fn commit(&mut self, changes: &[LeaseChange]) -> Result<(), StoreError>;
+
+    /// Rewrites the store so it holds only `leases`, dropping the history of
+    /// changes (Kea's lease file cleanup). Stores with nothing to compact do
+    /// nothing.
+    fn compact(&mut self, leases: &[Lease]) -> Result<(), StoreError> {
+        let _ = leases;
+        Ok(())
+    }
+}
+
+/// What can go wrong while loading or persisting leases.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading, writing or syncing a lease file failed.
+    #[error("lease file {path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A lease file has a line that cannot be read as a lease.
+    #[error("lease file {path} line {line}: {reason}")]
+    Parse {
+        /// The file concerned.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
+}
