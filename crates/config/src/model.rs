@@ -42,6 +42,9 @@ pub struct Config {
     pub multi_threading: MultiThreading,
     /// `loggers`.
     pub loggers: Vec<Logger>,
+    /// The whole document as read (comments stripped, placeholders filled),
+    /// for `config-get` and `config-write`. Object keys come out sorted.
+    pub raw: serde_json::Value,
 }
 
 /// `interfaces-config`.
@@ -115,7 +118,8 @@ pub struct ExpiredLeasesProcessing {
 /// `multi-threading`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MultiThreading {
-    /// `enable-multi-threading` (default true, as in Kea 2.2).
+    /// `enable-multi-threading` (default false, as in Kea 2.2; Kea 2.4 and
+    /// later default to true, so set it explicitly to behave the same in both).
     pub enabled: bool,
     /// `thread-pool-size`; 0 means one per CPU.
     pub thread_pool_size: usize,

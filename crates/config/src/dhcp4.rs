@@ -1,0 +1,617 @@
+//! The `Dhcp4` map and its global sections.
+
+use std::path::PathBuf;
+
+use crate::json::{Node, Value};
+use crate::model::{
+    Config, ExpiredLeasesProcessing, InterfacesConfig, LeaseDatabase, LogOutput, Logger, Memfile,
+    MultiThreading, OutboundInterface, Severity, SocketType,
+};
+use crate::option_data;
+use crate::reader::{Keys, Object, Reader};
+use crate::subnet::{self, Inherited};
+
+const TOP_KEYS: Keys<'static> = Keys {
+    supported: &["Dhcp4"],
+    unsupported: &["Logging", "Dhcp6", "DhcpDdns", "Control-agent", "Netconf"],
+    annotations: false,
+};
+
+const DHCP4_KEYS: Keys<'static> = Keys {
+    supported: &[
+        "interfaces-config",
+        "lease-database",
+        "valid-lifetime",
+        "min-valid-lifetime",
+        "max-valid-lifetime",
+        "renew-timer",
+        "rebind-timer",
+        "decline-probation-period",
+        "match-client-id",
+        "authoritative",
+        "next-server",
+        "option-data",
+        "subnet4",
+        "expired-leases-processing",
+        "multi-threading",
+        "loggers",
+    ],
+    unsupported: &[
+        "shared-networks",
+        "hosts-database",
+        "hosts-databases",
+        "host-reservation-identifiers",
+        "client-classes",
+        "option-def",
+        "hooks-libraries",
+        "dhcp4o6-port",
+        "control-socket",
+        "control-sockets",
+        "dhcp-queue-control",
+        "dhcp-ddns",
+        "echo-client-id",
+        "server-hostname",
+        "boot-file-name",
+        "sanity-checks",
+        "reservations",
+        "config-control",
+        "server-tag",
+        "reservation-mode",
+        "reservations-global",
+        "reservations-in-subnet",
+        "reservations-out-of-pool",
+        "calculate-tee-times",
+        "t1-percent",
+        "t2-percent",
+        "hostname-char-set",
+        "hostname-char-replacement",
+        "ddns-*",
+        "store-extended-info",
+        "statistic-default-sample-count",
+        "statistic-default-sample-age",
+        "cache-threshold",
+        "cache-max-age",
+        "early-global-reservations-lookup",
+        "ip-reservations-unique",
+        "reservations-lookup-first",
+        "compatibility",
+        "parked-packet-limit",
+        "allocator",
+        "offer-lifetime",
+        "stash-agent-options",
+    ],
+    annotations: true,
+};
+
+const INTERFACES_KEYS: Keys<'static> = Keys {
+    supported: &[
+        "interfaces",
+        "dhcp-socket-type",
+        "outbound-interface",
+        "re-detect",
+        "service-sockets-require-all",
+        "service-sockets-retry-wait-time",
+        "service-sockets-max-retries",
+    ],
+    unsupported: &[],
+    annotations: true,
+};
+
+const LEASE_DATABASE_KEYS: Keys<'static> = Keys {
+    supported: &["type", "name", "persist", "lfc-interval", "max-row-errors"],
+    unsupported: &[
+        "user",
+        "password",
+        "host",
+        "port",
+        "readonly",
+        "connect-timeout",
+        "read-timeout",
+        "write-timeout",
+        "tcp-user-timeout",
+        "max-reconnect-tries",
+        "reconnect-wait-time",
+        "on-fail",
+        "retry-on-startup",
+        "request-timeout",
+        "tcp-keepalive",
+        "tcp-nodelay",
+        "contact-points",
+        "keyspace",
+        "consistency",
+        "serial-consistency",
+        "trust-anchor",
+        "cert-file",
+        "key-file",
+        "cipher-list",
+        "ssl-mode",
+    ],
+    annotations: true,
+};
+
+const EXPIRED_KEYS: Keys<'static> = Keys {
+    supported: &[
+        "reclaim-timer-wait-time",
+        "flush-reclaimed-timer-wait-time",
+        "hold-reclaimed-time",
+        "max-reclaim-leases",
+        "max-reclaim-time",
+        "unwarned-reclaim-cycles",
+    ],
+    unsupported: &[],
+    annotations: true,
+};
+
+const MULTI_THREADING_KEYS: Keys<'static> = Keys {
+    supported: &[
+        "enable-multi-threading",
+        "thread-pool-size",
+        "packet-queue-size",
+    ],
+    unsupported: &[],
+    annotations: true,
+};
+
+const LOGGER_KEYS: Keys<'static> = Keys {
+    supported: &[
+        "name",
+        "output_options",
+        "output-options",
+        "severity",
+        "debuglevel",
+    ],
+    unsupported: &[],
+    annotations: true,
+};
+
+const OUTPUT_KEYS: Keys<'static> = Keys {
+    supported: &["output", "flush", "maxsize", "maxver", "pattern"],
+    unsupported: &[],
+    annotations: true,
+};
+
+/// Kea's default `valid-lifetime`.
+const DEFAULT_VALID_LIFETIME: u32 = 7200;
+/// Kea's default memfile lease file.
+const DEFAULT_LEASE_FILE: &str = "/var/lib/kea/kea-leases4.csv";
+/// Kea's default `lfc-interval` (memfile_lease_mgr.cc and the ARM).
+const DEFAULT_LFC_INTERVAL: u32 = 3600;
+
+/// Reads the whole document: `{"Dhcp4": {...}}`.
+pub(crate) fn read_document(
+    reader: &mut Reader<'_>,
+    root: &Node,
+    raw: serde_json::Value,
+) -> Option<Config> {
+    let top = reader.object(root, "", &TOP_KEYS)?;
+    let node = reader.required(&top, "Dhcp4")?;
+    read_dhcp4(reader, node, raw)
+}
+
+fn read_dhcp4(reader: &mut Reader<'_>, node: &Node, raw: serde_json::Value) -> Option<Config> {
+    let dhcp4 = reader.object(node, "Dhcp4", &DHCP4_KEYS)?;
+    let valid_lifetime = read_lifetimes(reader, &dhcp4).unwrap_or(DEFAULT_VALID_LIFETIME);
+    let renew_timer = reader.opt_integer(&dhcp4, "renew-timer");
+    let rebind_timer = reader.opt_integer(&dhcp4, "rebind-timer");
+    check_timers(reader, &dhcp4, renew_timer, rebind_timer);
+    let next_server = reader
+        .opt_ipv4(&dhcp4, "next-server")
+        .filter(|address| !address.is_unspecified());
+    let inherited = Inherited {
+        valid_lifetime,
+        renew_timer,
+        rebind_timer,
+        next_server,
+    };
+    let subnets = match dhcp4.get("subnet4") {
+        Some(list) => subnet::read_subnets(reader, list, "Dhcp4/subnet4", &inherited),
+        None => Vec::new(),
+    };
+    Some(Config {
+        interfaces: read_interfaces(reader, &dhcp4),
+        lease_database: read_lease_database(reader, &dhcp4),
+        valid_lifetime,
+        renew_timer,
+        rebind_timer,
+        decline_probation_period: reader
+            .opt_integer(&dhcp4, "decline-probation-period")
+            .unwrap_or(86_400),
+        match_client_id: reader.opt_bool(&dhcp4, "match-client-id").unwrap_or(true),
+        authoritative: reader.opt_bool(&dhcp4, "authoritative").unwrap_or(false),
+        next_server,
+        options: option_data::read_field(reader, &dhcp4, "option-data"),
+        subnets,
+        expired_leases: read_expired_leases(reader, &dhcp4),
+        multi_threading: read_multi_threading(reader, &dhcp4),
+        loggers: read_loggers(reader, &dhcp4),
+        raw,
+    })
+}
+
+/// `valid-lifetime` with its bounds: each of `min-valid-lifetime`,
+/// `valid-lifetime` and `max-valid-lifetime` given in the same map must not
+/// exceed the next, as Kea checks. Returns `valid-lifetime` if given.
+pub(crate) fn read_lifetimes(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<u32> {
+    let min: Option<u32> = reader.opt_integer(object, "min-valid-lifetime");
+    let valid: Option<u32> = reader.opt_integer(object, "valid-lifetime");
+    let max: Option<u32> = reader.opt_integer(object, "max-valid-lifetime");
+    let pairs = [
+        (min, "min-valid-lifetime", valid, "valid-lifetime"),
+        (valid, "valid-lifetime", max, "max-valid-lifetime"),
+        (min, "min-valid-lifetime", max, "max-valid-lifetime"),
+    ];
+    for (low, low_key, high, high_key) in pairs {
+        let (Some(low), Some(high)) = (low, high) else {
+            continue;
+        };
+        if low > high {
+            let message = format!("{low_key} ({low}) is greater than {high_key} ({high})");
+            let offset = object
+                .get(low_key)
+                .map_or(object.node.offset, |node| node.offset);
+            reader.report(offset, &object.path_of(low_key), message);
+        }
+    }
+    valid
+}
+
+/// Kea refuses a `renew-timer` greater than the `rebind-timer` (checked here
+/// on the effective values). It does not refuse timers at or above the valid
+/// lifetime: it just leaves options 58/59 out of replies, and so must the
+/// engine; those configurations load here too.
+pub(crate) fn check_timers(
+    reader: &mut Reader<'_>,
+    object: &Object<'_>,
+    renew: Option<u32>,
+    rebind: Option<u32>,
+) {
+    let (Some(renew), Some(rebind)) = (renew, rebind) else {
+        return;
+    };
+    if renew > rebind {
+        let key = if object.get("renew-timer").is_some() {
+            "renew-timer"
+        } else {
+            "rebind-timer"
+        };
+        let offset = object
+            .get(key)
+            .map_or(object.node.offset, |node| node.offset);
+        let message = format!("renew-timer ({renew}) is greater than rebind-timer ({rebind})");
+        reader.report(offset, &object.path_of(key), message);
+    }
+}
+
+/// The map at `key`, keys checked; `None` when absent or not a map.
+fn section<'n>(
+    reader: &mut Reader<'_>,
+    parent: &Object<'n>,
+    key: &str,
+    keys: &Keys<'_>,
+    path: &'n str,
+) -> Option<Object<'n>> {
+    let node = parent.get(key)?;
+    reader.object(node, path, keys)
+}
+
+fn read_interfaces(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> InterfacesConfig {
+    let path = "Dhcp4/interfaces-config";
+    let mut config = InterfacesConfig::default();
+    let Some(object) = section(reader, dhcp4, "interfaces-config", &INTERFACES_KEYS, path) else {
+        return config;
+    };
+    config.interfaces = read_interface_names(reader, &object);
+    config.socket_type = match reader.opt_string(&object, "dhcp-socket-type") {
+        None | Some("raw") => SocketType::Raw,
+        Some("udp") => SocketType::Udp,
+        Some(other) => {
+            let message = format!("'{other}' is not a socket type (raw or udp)");
+            report_at(reader, &object, "dhcp-socket-type", message);
+            SocketType::Raw
+        }
+    };
+    config.outbound_interface = match reader.opt_string(&object, "outbound-interface") {
+        None | Some("same-as-inbound") => OutboundInterface::SameAsInbound,
+        Some("use-routing") => OutboundInterface::UseRouting,
+        Some(other) => {
+            let message = format!("'{other}' is not same-as-inbound or use-routing");
+            report_at(reader, &object, "outbound-interface", message);
+            OutboundInterface::SameAsInbound
+        }
+    };
+    // Accepted for compatibility; leasehold re-detects nothing and opens its
+    // sockets once.
+    reader.opt_bool(&object, "re-detect");
+    reader.opt_bool(&object, "service-sockets-require-all");
+    reader.opt_integer::<u32>(&object, "service-sockets-retry-wait-time");
+    reader.opt_integer::<u32>(&object, "service-sockets-max-retries");
+    config
+}
+
+/// `interfaces`: names, `*`, or `name/address`.
+fn read_interface_names(reader: &mut Reader<'_>, object: &Object<'_>) -> Vec<String> {
+    let Some(node) = object.get("interfaces") else {
+        return Vec::new();
+    };
+    let path = object.path_of("interfaces");
+    let Some(elements) = reader.array(node, &path) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for (index, element) in elements.iter().enumerate() {
+        let element_path = format!("{path}[{index}]");
+        let Some(name) = reader.string(element, &element_path) else {
+            continue;
+        };
+        let (interface, address) = match name.split_once('/') {
+            Some((interface, address)) => (interface, Some(address)),
+            None => (name, None),
+        };
+        let bad_address =
+            address.is_some_and(|address| address.parse::<std::net::Ipv4Addr>().is_err());
+        if interface.is_empty() || bad_address {
+            let message = format!("'{name}' is not an interface name or name/IPv4-address");
+            reader.report(element.offset, &element_path, message);
+            continue;
+        }
+        names.push(name.to_owned());
+    }
+    names
+}
+
+fn read_lease_database(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> LeaseDatabase {
+    let mut memfile = Memfile {
+        name: PathBuf::from(DEFAULT_LEASE_FILE),
+        persist: true,
+        lfc_interval: DEFAULT_LFC_INTERVAL,
+    };
+    let path = "Dhcp4/lease-database";
+    let Some(node) = dhcp4.get("lease-database") else {
+        return LeaseDatabase::Memfile(memfile);
+    };
+    if !is_memfile(reader, node, path) {
+        return LeaseDatabase::Memfile(memfile);
+    }
+    let Some(object) = reader.object(node, path, &LEASE_DATABASE_KEYS) else {
+        return LeaseDatabase::Memfile(memfile);
+    };
+    if let Some(name) = reader.opt_string(&object, "name") {
+        memfile.name = PathBuf::from(name);
+    }
+    memfile.persist = reader.opt_bool(&object, "persist").unwrap_or(true);
+    memfile.lfc_interval = reader
+        .opt_integer(&object, "lfc-interval")
+        .unwrap_or(DEFAULT_LFC_INTERVAL);
+    reader.opt_integer::<u32>(&object, "max-row-errors");
+    LeaseDatabase::Memfile(memfile)
+}
+
+/// Checks `type`, reporting anything but memfile. The map's other keys are
+/// only checked for memfile: for another backend, its type is the problem.
+fn is_memfile(reader: &mut Reader<'_>, node: &Node, path: &str) -> bool {
+    let Value::Object(members) = &node.value else {
+        reader.report(node.offset, path, "expected an object");
+        return false;
+    };
+    let Some(member) = members.iter().find(|member| member.key == "type") else {
+        reader.report(node.offset, path, "missing required key 'type'");
+        return false;
+    };
+    let type_path = format!("{path}/type");
+    let Some(kind) = reader.string(&member.node, &type_path) else {
+        return false;
+    };
+    let message = match kind {
+        "memfile" => return true,
+        "mysql" | "postgresql" => {
+            format!("lease database type '{kind}' is not supported by leasehold yet")
+        }
+        "cql" => "lease database type 'cql' is not supported by leasehold".to_owned(),
+        other => format!("'{other}' is not a lease database type (memfile, mysql or postgresql)"),
+    };
+    reader.report(member.node.offset, &type_path, message);
+    false
+}
+
+fn read_expired_leases(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> ExpiredLeasesProcessing {
+    let mut expired = ExpiredLeasesProcessing {
+        reclaim_timer_wait_time: 10,
+        flush_reclaimed_timer_wait_time: 25,
+        hold_reclaimed_time: 3600,
+        max_reclaim_leases: 100,
+        max_reclaim_time: 250,
+        unwarned_reclaim_cycles: 5,
+    };
+    let path = "Dhcp4/expired-leases-processing";
+    let Some(object) = section(
+        reader,
+        dhcp4,
+        "expired-leases-processing",
+        &EXPIRED_KEYS,
+        path,
+    ) else {
+        return expired;
+    };
+    // The limits are Kea's (cfg_expiration.cc).
+    let mut field = |key: &str, limit: u32, value: &mut u32| {
+        let Some(read) = reader.opt_integer::<u32>(&object, key) else {
+            return;
+        };
+        if read > limit {
+            report_at(
+                reader,
+                &object,
+                key,
+                format!("{read} is over the limit of {limit}"),
+            );
+            return;
+        }
+        *value = read;
+    };
+    let u16_max = u32::from(u16::MAX);
+    field(
+        "reclaim-timer-wait-time",
+        u16_max,
+        &mut expired.reclaim_timer_wait_time,
+    );
+    field(
+        "flush-reclaimed-timer-wait-time",
+        u16_max,
+        &mut expired.flush_reclaimed_timer_wait_time,
+    );
+    field(
+        "hold-reclaimed-time",
+        u32::MAX,
+        &mut expired.hold_reclaimed_time,
+    );
+    field(
+        "max-reclaim-leases",
+        u32::MAX,
+        &mut expired.max_reclaim_leases,
+    );
+    field("max-reclaim-time", 10_000, &mut expired.max_reclaim_time);
+    field(
+        "unwarned-reclaim-cycles",
+        u16_max,
+        &mut expired.unwarned_reclaim_cycles,
+    );
+    expired
+}
+
+/// `multi-threading`, with Kea 2.2's defaults (off, 0 threads, queue 64).
+fn read_multi_threading(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> MultiThreading {
+    let mut threading = MultiThreading {
+        enabled: false,
+        thread_pool_size: 0,
+        packet_queue_size: 64,
+    };
+    let path = "Dhcp4/multi-threading";
+    let Some(object) = section(
+        reader,
+        dhcp4,
+        "multi-threading",
+        &MULTI_THREADING_KEYS,
+        path,
+    ) else {
+        return threading;
+    };
+    if let Some(enabled) = reader.opt_bool(&object, "enable-multi-threading") {
+        threading.enabled = enabled;
+    }
+    if let Some(size) = reader.opt_integer::<u32>(&object, "thread-pool-size") {
+        threading.thread_pool_size = size as usize;
+    }
+    if let Some(size) = reader.opt_integer::<u32>(&object, "packet-queue-size") {
+        threading.packet_queue_size = size as usize;
+    }
+    threading
+}
+
+fn read_loggers(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> Vec<Logger> {
+    let Some(node) = dhcp4.get("loggers") else {
+        return Vec::new();
+    };
+    let path = "Dhcp4/loggers";
+    let Some(elements) = reader.array(node, path) else {
+        return Vec::new();
+    };
+    elements
+        .iter()
+        .enumerate()
+        .filter_map(|(index, element)| read_logger(reader, element, &format!("{path}[{index}]")))
+        .collect()
+}
+
+fn read_logger(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<Logger> {
+    let object = reader.object(node, path, &LOGGER_KEYS)?;
+    let name = reader.required(&object, "name");
+    let name = name.and_then(|name| reader.string(name, &object.path_of("name")));
+    let severity = match reader.opt_string(&object, "severity") {
+        None => Some(Severity::Info),
+        Some(text) => {
+            let severity = parse_severity(text);
+            if severity.is_none() {
+                let message =
+                    format!("'{text}' is not a severity (FATAL, ERROR, WARN, INFO, DEBUG, NONE)");
+                report_at(reader, &object, "severity", message);
+            }
+            severity
+        }
+    };
+    let debug_level = reader.opt_integer::<u8>(&object, "debuglevel");
+    if debug_level.is_some_and(|level| level > 99) {
+        report_at(
+            reader,
+            &object,
+            "debuglevel",
+            "debuglevel must be between 0 and 99",
+        );
+    }
+    let output = read_outputs(reader, &object);
+    Some(Logger {
+        name: name?.to_owned(),
+        output,
+        severity: severity?,
+        debug_level: debug_level.unwrap_or(0),
+    })
+}
+
+fn parse_severity(text: &str) -> Option<Severity> {
+    let severity = match text.to_ascii_uppercase().as_str() {
+        "FATAL" => Severity::Fatal,
+        "ERROR" => Severity::Error,
+        "WARN" => Severity::Warn,
+        "INFO" => Severity::Info,
+        "DEBUG" => Severity::Debug,
+        "NONE" => Severity::None,
+        _ => return None,
+    };
+    Some(severity)
+}
+
+/// Every `output_options` entry is checked; the first one is used.
+fn read_outputs(reader: &mut Reader<'_>, logger: &Object<'_>) -> LogOutput {
+    let key = if logger.get("output-options").is_some() {
+        "output-options"
+    } else {
+        "output_options"
+    };
+    let Some(node) = logger.get(key) else {
+        return LogOutput::Stdout;
+    };
+    let path = logger.path_of(key);
+    let Some(elements) = reader.array(node, &path) else {
+        return LogOutput::Stdout;
+    };
+    let mut outputs = Vec::new();
+    for (index, element) in elements.iter().enumerate() {
+        let element_path = format!("{path}[{index}]");
+        let Some(object) = reader.object(element, &element_path, &OUTPUT_KEYS) else {
+            continue;
+        };
+        reader.opt_bool(&object, "flush");
+        reader.opt_integer::<u64>(&object, "maxsize");
+        reader.opt_integer::<u32>(&object, "maxver");
+        reader.opt_string(&object, "pattern");
+        let Some(output) = reader.required(&object, "output") else {
+            continue;
+        };
+        let Some(output) = reader.string(output, &object.path_of("output")) else {
+            continue;
+        };
+        outputs.push(match output {
+            "stdout" => LogOutput::Stdout,
+            "stderr" => LogOutput::Stderr,
+            syslog if syslog == "syslog" || syslog.starts_with("syslog:") => LogOutput::Syslog,
+            file => LogOutput::File(PathBuf::from(file)),
+        });
+    }
+    outputs.into_iter().next().unwrap_or(LogOutput::Stdout)
+}
+
+fn report_at(reader: &mut Reader<'_>, object: &Object<'_>, key: &str, message: impl Into<String>) {
+    let offset = object
+        .get(key)
+        .map_or(object.node.offset, |node| node.offset);
+    reader.report(offset, &object.path_of(key), message);
+}
