@@ -58,7 +58,7 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, ParseIdentifierError> {
     let error = || ParseIdentifierError(text.to_owned());
     let has_separators = text.contains([':', '-', ' ']);
     if !has_separators {
-        if text.len() % 2 != 0 {
+        if text.len() % 2 == 1 {
             return Err(error());
         }
         return (0..text.len())
@@ -217,7 +217,11 @@ mod tests {
     fn bad_identifiers_are_refused() {
         assert!("zz:00".parse::<HwAddr>().is_err());
         assert!("abc".parse::<ClientId>().is_err());
-        assert!("0:1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:10".parse::<HwAddr>().is_err());
+        assert!(
+            "0:1:2:3:4:5:6:7:8:9:a:b:c:d:e:f:10"
+                .parse::<HwAddr>()
+                .is_err()
+        );
         assert!("123:4".parse::<ClientId>().is_err());
     }
 }

@@ -80,4 +80,13 @@ pub enum StoreError {
         /// What is wrong with the line.
         reason: String,
     },
+    /// Kea's lease file cleanup (`kea-lfc`) is working on the lease files, so they cannot be
+    /// read or rewritten now; Kea's server refuses to load in this case too.
+    #[error("lease file cleanup (kea-lfc, pid {pid} in {pid_file}) is running")]
+    CleanupRunning {
+        /// The cleanup's pid file.
+        pid_file: PathBuf,
+        /// The process id it names.
+        pid: u32,
+    },
 }
