@@ -1,0 +1,26 @@
+//! The DHCPv4 engine of leasehold.
+//!
+//! A query goes in as bytes, with the interface it arrived on and the
+//! current time; an [`Outcome`] comes out: the encoded reply and where it
+//! must go, and the lease changes that must be made durable before the
+//! reply is sent. The engine owns the in-memory lease tables and does all
+//! the deciding (subnet selection, the RFC 2131 client states, address
+//! allocation, option assembly), but it opens no socket, reads no clock and
+//! writes no file: the server crate does those, which keeps every decision
+//! here testable with a fake clock and byte fixtures.
+//!
+//! Start at [`Engine::handle`].
+
+mod engine;
+mod table;
+mod wire;
+
+pub use engine::{
+    Arrival, CLIENT_PORT, Destination, Engine, OFFER_HOLD_SECONDS, Outcome, Reply, SERVER_PORT,
+    Silence,
+};
+pub use table::Client;
+pub use wire::{MalformedPacket, MessageType, Query};
+
+#[cfg(test)]
+mod tests;

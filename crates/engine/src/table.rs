@@ -1,0 +1,249 @@
+//! The in-memory lease table of one subnet: who holds which address, and
+//! which address to hand out next.
+//!
+//! The table is the engine's authority on allocation. It holds assigned
+//! leases, declined addresses on probation, and short-lived offers (an
+//! address promised in a DHCPOFFER, held so that two clients discovering at
+//! once are never offered the same address). Offers are never persisted.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use leasehold_config::Pool;
+use leasehold_leases::{ClientId, HwAddr, Lease, LeaseState};
+
+/// Who a client is: its hardware address and, when it sends one and
+/// `match-client-id` is on, its client identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Client {
+    /// `chaddr`.
+    pub hwaddr: HwAddr,
+    /// Option 61, unless `match-client-id` is off.
+    pub client_id: Option<ClientId>,
+}
+
+/// One address in the table.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub(crate) lease: Lease,
+    /// True while the address is only offered: `lease.expire` is then the end
+    /// of the hold, and nothing of it has been persisted.
+    pub(crate) offered: bool,
+}
+
+impl Slot {
+    /// Kea's rule for whether a lease belongs to a client: the client
+    /// identifiers match, or, when either side has none, the hardware
+    /// addresses do. Declined and reclaimed leases belong to nobody.
+    pub(crate) fn belongs_to(&self, client: &Client) -> bool {
+        let lease = &self.lease;
+        if lease.state != LeaseState::Assigned {
+            return false;
+        }
+        match (&client.client_id, &lease.client_id) {
+            (Some(theirs), Some(ours)) if theirs == ours => true,
+            (Some(_), Some(_)) => false,
+            _ => lease.hwaddr.is_some_and(|hwaddr| hwaddr == client.hwaddr),
+        }
+    }
+
+    /// True when the address cannot go to `client` at `now`.
+    fn is_held_against(&self, client: &Client, now: u64) -> bool {
+        !self.lease.is_expired(now) && !self.belongs_to(client)
+    }
+}
+
+/// The lease table of one subnet.
+#[derive(Debug, Default)]
+pub(crate) struct SubnetLeases {
+    by_address: HashMap<Ipv4Addr, Slot>,
+    by_client_id: HashMap<ClientId, Ipv4Addr>,
+    by_hwaddr: HashMap<HwAddr, Ipv4Addr>,
+    /// Per pool, the offset at which the next free-address search starts.
+    cursors: Vec<u32>,
+}
+
+impl SubnetLeases {
+    /// Adds a lease read from storage. A later lease for the same client
+    /// replaces the client's earlier one in the client indexes.
+    pub(crate) fn load(&mut self, lease: Lease) {
+        self.insert(Slot {
+            lease,
+            offered: false,
+        });
+    }
+
+    fn insert(&mut self, slot: Slot) {
+        let lease = &slot.lease;
+        if lease.state == LeaseState::Assigned {
+            if let Some(client_id) = &lease.client_id {
+                self.by_client_id.insert(client_id.clone(), lease.address);
+            }
+            if let Some(hwaddr) = lease.hwaddr {
+                self.by_hwaddr.insert(hwaddr, lease.address);
+            }
+        }
+        self.by_address.insert(lease.address, slot);
+    }
+
+    /// The address `client` holds or was offered, if its slot is still
+    /// there (it may have expired). Looks by client identifier first, then
+    /// by hardware address, as Kea does.
+    pub(crate) fn address_of(&self, client: &Client) -> Option<Ipv4Addr> {
+        let by_id = client
+            .client_id
+            .as_ref()
+            .and_then(|id| self.by_client_id.get(id));
+        let by_hwaddr = self.by_hwaddr.get(&client.hwaddr);
+        [by_id, by_hwaddr]
+            .into_iter()
+            .flatten()
+            .find(|address| {
+                self.by_address
+                    .get(address)
+                    .is_some_and(|s| s.belongs_to(client))
+            })
+            .copied()
+    }
+
+    /// The slot of `address`, if any.
+    pub(crate) fn slot(&self, address: Ipv4Addr) -> Option<&Slot> {
+        self.by_address.get(&address)
+    }
+
+    /// True when `address` may go to `client` at `now`.
+    pub(crate) fn is_available(&self, address: Ipv4Addr, client: &Client, now: u64) -> bool {
+        self.by_address
+            .get(&address)
+            .is_none_or(|slot| !slot.is_held_against(client, now))
+    }
+
+    /// Finds a free address in `pools`, skipping those `is_reserved` names.
+    pub(crate) fn find_free(
+        &mut self,
+        pools: &[Pool],
+        client: &Client,
+        now: u64,
+        is_reserved: impl Fn(Ipv4Addr) -> bool,
+    ) -> Option<Ipv4Addr> {
+        self.cursors.resize(pools.len(), 0);
+        for (index, pool) in pools.iter().enumerate() {
+            let first = u32::from(pool.first);
+            let size = u32::from(pool.last).saturating_sub(first).saturating_add(1);
+            let start = self.cursors[index] % size;
+            for step in 0..size {
+                let offset = (start + step) % size;
+                let candidate = Ipv4Addr::from(first + offset);
+                if is_reserved(candidate) || !self.is_available(candidate, client, now) {
+                    continue;
+                }
+                self.cursors[index] = offset.wrapping_add(1);
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
+    /// Records `lease` for `client`, replacing whatever held its address
+    /// and the client's previous slot. Returns the lease the client held
+    /// before at another address, if it had one that was persisted.
+    pub(crate) fn put(&mut self, lease: Lease, client: &Client, offered: bool) -> Option<Lease> {
+        let previous = match self.address_of(client) {
+            Some(old) if old != lease.address => self.remove(old),
+            _ => None,
+        };
+        self.remove(lease.address);
+        self.insert(Slot { lease, offered });
+        previous
+    }
+
+    /// Removes the lease of `address`, returning it if it was persisted.
+    pub(crate) fn remove(&mut self, address: Ipv4Addr) -> Option<Lease> {
+        let slot = self.by_address.remove(&address)?;
+        if let Some(client_id) = &slot.lease.client_id
+            && self.by_client_id.get(client_id) == Some(&address)
+        {
+            self.by_client_id.remove(client_id);
+        }
+        if let Some(hwaddr) = &slot.lease.hwaddr
+            && self.by_hwaddr.get(hwaddr) == Some(&address)
+        {
+            self.by_hwaddr.remove(hwaddr);
+        }
+        (!slot.offered).then_some(slot.lease)
+    }
+
+    /// Drops an offer `client` did not take up.
+    pub(crate) fn withdraw_offer(&mut self, client: &Client) {
+        let Some(address) = self.address_of(client) else {
+            return;
+        };
+        if self
+            .by_address
+            .get(&address)
+            .is_some_and(|slot| slot.offered)
+        {
+            self.remove(address);
+        }
+    }
+
+    /// Marks `address` declined until `until`, forgetting its client.
+    pub(crate) fn decline(&mut self, address: Ipv4Addr, probation: u32, now: u64) -> Option<Lease> {
+        let mut lease = self.remove(address)?;
+        lease.hwaddr = None;
+        lease.client_id = None;
+        lease.hostname.clear();
+        lease.state = LeaseState::Declined;
+        lease.valid_lifetime = probation;
+        lease.expire = now + u64::from(probation);
+        self.insert(Slot {
+            lease: lease.clone(),
+            offered: false,
+        });
+        Some(lease)
+    }
+
+    /// Every persisted lease in the table.
+    pub(crate) fn leases(&self) -> impl Iterator<Item = &Lease> {
+        self.by_address
+            .values()
+            .filter(|slot| !slot.offered)
+            .map(|slot| &slot.lease)
+    }
+
+    /// Drops expired offers and marks expired leases reclaimed, returning
+    /// the leases whose state changed (at most `limit`).
+    pub(crate) fn reclaim(&mut self, now: u64, limit: usize) -> Vec<Lease> {
+        let expired: Vec<Ipv4Addr> = self
+            .by_address
+            .values()
+            .filter(|slot| slot.lease.is_expired(now))
+            .filter(|slot| slot.lease.state != LeaseState::ExpiredReclaimed)
+            .map(|slot| slot.lease.address)
+            .take(limit)
+            .collect();
+        let mut reclaimed = Vec::new();
+        for address in expired {
+            let Some(mut lease) = self.remove(address) else {
+                continue;
+            };
+            lease.state = LeaseState::ExpiredReclaimed;
+            lease.hostname.clear();
+            self.insert(Slot {
+                lease: lease.clone(),
+                offered: false,
+            });
+            reclaimed.push(lease);
+        }
+        reclaimed
+    }
+
+    /// Number of addresses assigned to clients and not expired at `now`.
+    pub(crate) fn assigned(&self, now: u64) -> usize {
+        self.by_address
+            .values()
+            .filter(|slot| !slot.offered && slot.lease.state == LeaseState::Assigned)
+            .filter(|slot| !slot.lease.is_expired(now))
+            .count()
+    }
+}
