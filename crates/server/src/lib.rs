@@ -1,0 +1,320 @@
+//! The leasehold server: everything between the network, the clock, the
+//! disk and the sans-I/O [`Engine`](leasehold_engine::Engine).
+//!
+//! Threads, and what each owns:
+//!
+//! - workers (per interface, `multi-threading.thread-pool-size` of them)
+//!   receive a datagram, ask the engine for an outcome, and send replies
+//!   that change no lease (OFFER, NAK, INFORM's ACK) at once;
+//! - the committer receives every outcome that changes leases, writes a
+//!   whole batch of them to the lease store with one sync (group commit),
+//!   and only then sends their ACKs, so no ACK ever leaves for a lease
+//!   that would not survive a crash;
+//! - the housekeeper reclaims expired leases and compacts the lease file.
+//!
+//! Start at [`Server::start`]. Signals: SIGTERM and SIGINT stop the server
+//! after in-flight leases are committed; SIGHUP reloads the configuration.
+
+mod committer;
+mod socket;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use leasehold_config::{Config, LeaseDatabase};
+use leasehold_engine::{Arrival, Engine};
+use leasehold_leases::memfile::MemfileStore;
+use leasehold_leases::{LeaseStore, StoreError};
+use tracing::{debug, info, warn};
+
+use crate::committer::{Committer, Job};
+use crate::socket::InterfaceSocket;
+pub use crate::socket::SocketError;
+pub use crate::stats::Stats;
+
+/// Largest datagram accepted; DHCP messages are far smaller.
+const MAX_DATAGRAM: usize = 4096;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The lease store could not be opened or loaded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A socket could not be opened.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// The configuration lists no interface to serve.
+    #[error("interfaces-config lists no interface to serve")]
+    NoInterfaces,
+}
+
+/// Seconds since the Unix epoch: the only clock the engine sees.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// State shared by all server threads.
+struct Shared {
+    engine: ArcSwap<Engine>,
+    stats: Stats,
+    stopping: AtomicBool,
+    config_path: Option<PathBuf>,
+}
+
+/// A running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+    housekeeper: Option<JoinHandle<()>>,
+    committer: Option<Committer>,
+}
+
+impl Server {
+    /// Loads leases, opens the sockets and starts serving `config`.
+    /// `config_path`, if given, is re-read on [`reload`](Self::reload).
+    pub fn start(config: Config, config_path: Option<&Path>) -> Result<Self, StartError> {
+        if config.interfaces.interfaces.is_empty() {
+            return Err(StartError::NoInterfaces);
+        }
+        let mut store = open_store(&config)?;
+        let leases = store.load()?;
+        let loaded = leases.len();
+        let (engine, orphans) = Engine::new(config.clone(), leases);
+        if !orphans.is_empty() {
+            warn!(
+                count = orphans.len(),
+                "leases of subnets not in the configuration are ignored"
+            );
+        }
+        info!(leases = loaded, "leases loaded");
+
+        let sockets: Vec<Arc<InterfaceSocket>> = socket::open_all(&config.interfaces.interfaces)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let shared = Arc::new(Shared {
+            engine: ArcSwap::from_pointee(engine),
+            stats: Stats::default(),
+            stopping: AtomicBool::new(false),
+            config_path: config_path.map(Path::to_path_buf),
+        });
+        let committer = Committer::start(store, Arc::clone(&shared));
+
+        let per_interface = worker_count(&config);
+        let mut workers = Vec::new();
+        for socket in &sockets {
+            info!(interface = %socket.name, address = %socket.address, "bound");
+            for index in 0..per_interface {
+                let (shared, socket) = (Arc::clone(&shared), Arc::clone(socket));
+                let jobs = committer.sender();
+                let thread = std::thread::Builder::new()
+                    .name(format!("worker-{}-{index}", socket.name))
+                    .spawn(move || serve(&shared, &socket, &jobs))
+                    .map_err(|source| SocketError::Open {
+                        interface: "thread".into(),
+                        source,
+                    })?;
+                workers.push(thread);
+            }
+        }
+        let housekeeper = {
+            let (shared, jobs) = (Arc::clone(&shared), committer.sender());
+            std::thread::Builder::new()
+                .name("housekeeper".into())
+                .spawn(move || housekeep(&shared, &jobs))
+                .ok()
+        };
+        Ok(Self {
+            shared,
+            workers,
+            housekeeper,
+            committer: Some(committer),
+        })
+    }
+
+    /// The server's statistics.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Re-reads the configuration file and swaps it in, keeping every
+    /// lease. A configuration that does not load is refused and the running
+    /// one keeps serving.
+    pub fn reload(&self) -> Result<(), leasehold_config::ConfigError> {
+        let Some(path) = &self.shared.config_path else {
+            return Ok(());
+        };
+        let config = Config::load(path)?;
+        let (engine, orphans) = self.shared.engine.load().reconfigure(config);
+        if !orphans.is_empty() {
+            warn!(
+                count = orphans.len(),
+                "leases of removed subnets are no longer served"
+            );
+        }
+        self.shared.engine.store(Arc::new(engine));
+        info!(path = %path.display(), "configuration reloaded");
+        Ok(())
+    }
+
+    /// Blocks until SIGTERM or SIGINT, reloading on SIGHUP, then stops.
+    pub fn run_until_signalled(self) -> std::io::Result<()> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGTERM])?;
+        for signal in signals.forever() {
+            if signal != SIGHUP {
+                info!(signal, "stopping");
+                break;
+            }
+            if let Err(error) = self.reload() {
+                warn!(%error, "configuration refused; the running one keeps serving");
+            }
+        }
+        self.stop();
+        Ok(())
+    }
+
+    /// Stops taking packets, commits what is in flight, and returns.
+    pub fn stop(mut self) {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+        if let Some(housekeeper) = self.housekeeper.take() {
+            let _ = housekeeper.join();
+        }
+        if let Some(committer) = self.committer.take() {
+            committer.finish();
+        }
+        info!("stopped");
+    }
+}
+
+fn open_store(config: &Config) -> Result<Box<dyn LeaseStore>, StoreError> {
+    match &config.lease_database {
+        LeaseDatabase::Memfile(memfile) => Ok(Box::new(MemfileStore::open(
+            memfile.name.clone(),
+            memfile.persist,
+        )?)),
+    }
+}
+
+/// Workers per interface: `thread-pool-size`, or one per CPU when it is 0,
+/// or one when multi-threading is off.
+fn worker_count(config: &Config) -> usize {
+    let threading = config.multi_threading;
+    if !threading.enabled {
+        return 1;
+    }
+    match threading.thread_pool_size {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        size => size,
+    }
+}
+
+/// A worker: receive, decide, reply or hand over to the committer.
+fn serve(shared: &Shared, socket: &Arc<InterfaceSocket>, jobs: &crossbeam_channel::Sender<Job>) {
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let (len, source) = match socket.socket.recv_from(&mut buffer) {
+            Ok(received) => received,
+            Err(error) if is_timeout(&error) => continue,
+            Err(error) => {
+                shared.stats.receive_error(&error);
+                continue;
+            }
+        };
+        let std::net::SocketAddr::V4(source) = source else {
+            continue;
+        };
+        let arrival = Arrival {
+            interface: &socket.name,
+            local_address: socket.address,
+            source,
+        };
+        let engine = shared.engine.load();
+        let outcome = engine.handle(&buffer[..len], &arrival, now());
+        shared.stats.count(&outcome);
+        if let Some(silence) = outcome.silence {
+            debug!(interface = %socket.name, %source, reason = %silence, "no reply");
+        }
+        if outcome.changes.is_empty() {
+            if let Some(reply) = outcome.reply {
+                send(shared, socket, &reply);
+            }
+            continue;
+        }
+        let via = Some(Arc::clone(socket));
+        let job = Job::Commit {
+            changes: outcome.changes,
+            reply: outcome.reply,
+            via,
+        };
+        if jobs.send(job).is_err() {
+            break;
+        }
+    }
+}
+
+fn is_timeout(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+fn send(shared: &Shared, socket: &InterfaceSocket, reply: &leasehold_engine::Reply) {
+    match socket.send(&reply.bytes, reply.destination) {
+        Ok(()) => shared.stats.sent(reply.message_type),
+        Err(error) => shared.stats.send_error(&error, reply.destination),
+    }
+}
+
+/// Reclaims expired leases on Kea's timer and compacts the lease file
+/// every `lfc-interval`.
+fn housekeep(shared: &Shared, jobs: &crossbeam_channel::Sender<Job>) {
+    let tick = Duration::from_millis(200);
+    let mut since_reclaim = Duration::ZERO;
+    let mut since_compaction = Duration::ZERO;
+    while !shared.stopping.load(Ordering::Relaxed) {
+        std::thread::sleep(tick);
+        since_reclaim += tick;
+        since_compaction += tick;
+        let engine = shared.engine.load();
+        let config = engine.config();
+        let expired = config.expired_leases;
+        if expired.reclaim_timer_wait_time > 0
+            && since_reclaim >= Duration::from_secs(expired.reclaim_timer_wait_time.into())
+        {
+            since_reclaim = Duration::ZERO;
+            let limit = match expired.max_reclaim_leases {
+                0 => usize::MAX,
+                limit => limit as usize,
+            };
+            let changes = engine.reclaim_expired(now(), limit);
+            if !changes.is_empty() {
+                shared.stats.reclaimed(changes.len());
+                let _ = jobs.send(Job::Commit {
+                    changes,
+                    reply: None,
+                    via: None,
+                });
+            }
+        }
+        let LeaseDatabase::Memfile(memfile) = &config.lease_database;
+        if memfile.lfc_interval > 0
+            && since_compaction >= Duration::from_secs(memfile.lfc_interval.into())
+        {
+            since_compaction = Duration::ZERO;
+            let _ = jobs.send(Job::Compact);
+        }
+    }
+}

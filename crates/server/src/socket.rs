@@ -1,0 +1,176 @@
+//! DHCP sockets: one UDP socket per served interface, bound to port 67 and
+//! to the interface itself, and delivery to clients that have no address
+//! yet. All of leasehold's `unsafe` lives in this module.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use leasehold_engine::{CLIENT_PORT, Destination, SERVER_PORT};
+use leasehold_leases::HwAddr;
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// How long a receive waits before the worker checks whether to stop.
+const RECEIVE_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// An interface leasehold serves, with the socket bound to it.
+#[derive(Debug)]
+pub(crate) struct InterfaceSocket {
+    /// Interface name.
+    pub(crate) name: String,
+    /// The interface's first IPv4 address: the server identifier there.
+    pub(crate) address: Ipv4Addr,
+    pub(crate) socket: UdpSocket,
+}
+
+/// Why an interface could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// The configured interface does not exist or has no IPv4 address.
+    #[error("interface {0} does not exist or has no IPv4 address")]
+    NoSuchInterface(String),
+    /// Listing the machine's interfaces failed.
+    #[error("cannot list network interfaces: {0}")]
+    ListInterfaces(io::Error),
+    /// Creating or binding the socket failed.
+    #[error("cannot open a DHCP socket on {interface}: {source}")]
+    Open {
+        /// The interface.
+        interface: String,
+        /// What the kernel said.
+        source: io::Error,
+    },
+}
+
+/// The IPv4 interfaces of this machine, by name, loopback included.
+pub(crate) fn interfaces() -> Result<Vec<(String, Ipv4Addr, bool)>, SocketError> {
+    let addresses =
+        nix::ifaddrs::getifaddrs().map_err(|e| SocketError::ListInterfaces(e.into()))?;
+    let mut found: Vec<(String, Ipv4Addr, bool)> = Vec::new();
+    for entry in addresses {
+        let Some(address) = entry.address.as_ref().and_then(|a| a.as_sockaddr_in()) else {
+            continue;
+        };
+        if found
+            .iter()
+            .any(|(name, _, _)| *name == entry.interface_name)
+        {
+            continue;
+        }
+        let is_loopback = entry
+            .flags
+            .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK);
+        found.push((entry.interface_name, address.ip(), is_loopback));
+    }
+    Ok(found)
+}
+
+/// Opens the sockets for the configured interface list (Kea's
+/// `interfaces-config.interfaces`: names, `name/address`, or `*`).
+pub(crate) fn open_all(configured: &[String]) -> Result<Vec<InterfaceSocket>, SocketError> {
+    let available = interfaces()?;
+    let mut wanted: Vec<(String, Ipv4Addr)> = Vec::new();
+    for entry in configured {
+        if entry == "*" {
+            let all = available.iter().filter(|(_, _, is_loopback)| !is_loopback);
+            wanted.extend(all.map(|(name, address, _)| (name.clone(), *address)));
+            continue;
+        }
+        let (name, pinned) = match entry.split_once('/') {
+            Some((name, address)) => (name, address.parse::<Ipv4Addr>().ok()),
+            None => (entry.as_str(), None),
+        };
+        let address = available
+            .iter()
+            .find(|(candidate, _, _)| candidate == name)
+            .map(|(_, address, _)| pinned.unwrap_or(*address))
+            .ok_or_else(|| SocketError::NoSuchInterface(name.to_owned()))?;
+        wanted.push((name.to_owned(), address));
+    }
+    wanted.dedup_by(|a, b| a.0 == b.0);
+    wanted
+        .into_iter()
+        .map(|(name, address)| open(&name, address))
+        .collect()
+}
+
+fn open(name: &str, address: Ipv4Addr) -> Result<InterfaceSocket, SocketError> {
+    let error = |source| SocketError::Open {
+        interface: name.to_owned(),
+        source,
+    };
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(error)?;
+    socket.set_reuse_address(true).map_err(error)?;
+    socket.set_broadcast(true).map_err(error)?;
+    socket.bind_device(Some(name.as_bytes())).map_err(error)?;
+    socket
+        .set_read_timeout(Some(RECEIVE_TIMEOUT))
+        .map_err(error)?;
+    // A deep receive queue rides out bursts while the lease file syncs.
+    let _ = socket.set_recv_buffer_size(8 << 20);
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, SERVER_PORT);
+    socket.bind(&SocketAddr::V4(any).into()).map_err(error)?;
+    Ok(InterfaceSocket {
+        name: name.to_owned(),
+        address,
+        socket: socket.into(),
+    })
+}
+
+impl InterfaceSocket {
+    /// Sends a reply where the engine said it must go.
+    pub(crate) fn send(&self, bytes: &[u8], destination: Destination) -> io::Result<()> {
+        let target = match destination {
+            Destination::Relay(relay) => relay,
+            Destination::Client(address) => SocketAddrV4::new(address, CLIENT_PORT),
+            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+            Destination::Unconfigured { address, hwaddr } => {
+                self.add_arp_entry(address, hwaddr)?;
+                SocketAddrV4::new(address, CLIENT_PORT)
+            }
+        };
+        self.socket.send_to(bytes, target).map(drop)
+    }
+
+    /// Tells the kernel that `address` is at `hwaddr` on this interface, so
+    /// a unicast reply reaches a client that cannot answer ARP yet (the
+    /// approach of RFC 2131 section 4.1 for servers without raw sockets).
+    fn add_arp_entry(&self, address: Ipv4Addr, hwaddr: HwAddr) -> io::Result<()> {
+        // SAFETY: arpreq is a plain C struct for which all-zero bytes are a
+        // valid value.
+        let mut request: libc::arpreq = unsafe { std::mem::zeroed() };
+        let protocol = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(address).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: sockaddr_in fits in sockaddr (16 bytes each), and both are
+        // plain C structs; the copy writes only within arp_pa.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&raw const protocol).cast::<u8>(),
+                (&raw mut request.arp_pa).cast::<u8>(),
+                size_of::<libc::sockaddr_in>(),
+            );
+        }
+        request.arp_ha.sa_family = libc::ARPHRD_ETHER;
+        for (slot, byte) in request.arp_ha.sa_data.iter_mut().zip(hwaddr.as_bytes()) {
+            *slot = *byte as libc::c_char;
+        }
+        request.arp_flags = libc::ATF_COM;
+        for (slot, byte) in request.arp_dev.iter_mut().zip(self.name.as_bytes()) {
+            *slot = *byte as libc::c_char;
+        }
+        // SAFETY: SIOCSARP reads one arpreq through the pointer, which
+        // points to a live, initialised value for the whole call.
+        let result = unsafe { libc::ioctl(self.socket.as_raw_fd(), libc::SIOCSARP, &request) };
+        match result {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The `leasehold` command: a DHCPv4 server that runs on ISC Kea's
+//! configuration and lease file.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use leasehold_config::{Config, LogOutput, Severity};
+use leasehold_server::Server;
+
+/// The sample configuration `serve` runs when no file is given.
+const SAMPLE_CONFIG: &str = include_str!("../etc/leasehold.json");
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A DHCPv4 server for ISC Kea's configuration and lease files"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Kea Dhcp4 configuration file; without it, the built-in sample
+        /// (etc/leasehold.json) is served.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file: exit 0 if it loads, else print every
+    /// problem and exit 1.
+    CheckConfig {
+        /// Kea Dhcp4 configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Serve { config } => match serve(config.as_deref(), cli.log_format) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("leasehold: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: configuration is valid ({} subnets)",
+                path.display(),
+                config.subnets.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: Option<&Path>, format: LogFormat) -> anyhow::Result<()> {
+    let config = match path {
+        Some(path) => Config::load(path)?,
+        None => Config::parse(SAMPLE_CONFIG, "<built-in sample>")?,
+    };
+    init_logging(&config, format)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %path.map_or("<built-in sample>".into(), |p| p.display().to_string()),
+        "starting"
+    );
+    let server = Server::start(config, path).context("cannot start the server")?;
+    server
+        .run_until_signalled()
+        .context("cannot wait for signals")?;
+    Ok(())
+}
+
+/// Sets up logging from the configuration's first logger; `RUST_LOG`, when
+/// set, overrides its severity.
+fn init_logging(config: &Config, format: LogFormat) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let logger = config.loggers.first();
+    let level = match logger.map_or(Severity::Info, |logger| logger.severity) {
+        Severity::Debug => "debug",
+        Severity::Info => "info",
+        Severity::Warn => "warn",
+        Severity::Error | Severity::Fatal => "error",
+        Severity::None => "off",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let output = logger.map_or(LogOutput::Stdout, |logger| logger.output.clone());
+    let writer = match output {
+        LogOutput::File(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
+        }
+        LogOutput::Stderr => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+        LogOutput::Stdout | LogOutput::Syslog => {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+        }
+    };
+    let builder = builder.with_writer(writer);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
+}
