@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs (from Debian's packages) what the end-to-end tests run beside
+# leasehold: Kea 2.2 as the baseline, perfdhcp, real DHCP clients and nmap.
+# Idempotent; needs root.
+set -euo pipefail
+
+packages=(kea-dhcp4-server kea-admin isc-dhcp-client udhcpc dhcpcd-base nmap iproute2)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+        || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Debian starts the Kea services it installs; the tests run their own Kea
+# in network namespaces and need port 67 free of strays.
+for service in kea-dhcp4-server kea-ctrl-agent kea-dhcp6-server kea-dhcp-ddns-server; do
+    systemctl stop "$service" 2>/dev/null || true
+done
+pkill -x kea-dhcp4 2>/dev/null || true
