@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::json::{Node, Value};
+use crate::database;
+use crate::json::Node;
 use crate::model::{
-    Config, ExpiredLeasesProcessing, InterfacesConfig, LeaseDatabase, LogOutput, Logger, Memfile,
-    MultiThreading, OutboundInterface, Severity, SocketType,
+    Config, ExpiredLeasesProcessing, IdentifierType, InterfacesConfig, LeaseDatabase, LogOutput,
+    Logger, Memfile, MultiThreading, OutboundInterface, ReservationModes, Severity, SocketType,
+    SqlBackend,
 };
 use crate::option_data;
 use crate::reader::{Keys, Object, Reader};
@@ -35,31 +37,31 @@ const DHCP4_KEYS: Keys<'static> = Keys {
         "expired-leases-processing",
         "multi-threading",
         "loggers",
-    ],
-    unsupported: &[
         "shared-networks",
-        "hosts-database",
-        "hosts-databases",
         "host-reservation-identifiers",
         "client-classes",
         "option-def",
-        "hooks-libraries",
-        "dhcp4o6-port",
-        "control-socket",
-        "control-sockets",
-        "dhcp-queue-control",
-        "dhcp-ddns",
         "echo-client-id",
         "server-hostname",
         "boot-file-name",
-        "sanity-checks",
         "reservations",
-        "config-control",
-        "server-tag",
-        "reservation-mode",
         "reservations-global",
         "reservations-in-subnet",
         "reservations-out-of-pool",
+        "control-socket",
+        "control-sockets",
+        "hooks-libraries",
+        "hosts-database",
+    ],
+    unsupported: &[
+        "hosts-databases",
+        "dhcp4o6-port",
+        "dhcp-queue-control",
+        "dhcp-ddns",
+        "sanity-checks",
+        "config-control",
+        "server-tag",
+        "reservation-mode",
         "calculate-tee-times",
         "t1-percent",
         "t2-percent",
@@ -197,35 +199,162 @@ fn read_dhcp4(reader: &mut Reader<'_>, node: &Node, raw: serde_json::Value) -> O
     let next_server = reader
         .opt_ipv4(&dhcp4, "next-server")
         .filter(|address| !address.is_unspecified());
+    // Definitions first: option-data everywhere may use them, and class
+    // tests may name their options.
+    let option_defs = crate::option_def::read(reader, &dhcp4);
+    let client_classes = crate::classes::read(reader, &dhcp4);
+    let match_client_id = reader.opt_bool(&dhcp4, "match-client-id").unwrap_or(true);
+    let authoritative = reader.opt_bool(&dhcp4, "authoritative").unwrap_or(false);
     let inherited = Inherited {
         valid_lifetime,
         renew_timer,
         rebind_timer,
         next_server,
+        server_hostname: None,
+        boot_file_name: None,
+        match_client_id,
+        authoritative,
+        reservation_modes: ReservationModes::default(),
     };
-    let subnets = match dhcp4.get("subnet4") {
-        Some(list) => subnet::read_subnets(reader, list, "Dhcp4/subnet4", &inherited),
+    let inherited = Inherited {
+        next_server,
+        ..read_global_defaults(reader, &dhcp4, &inherited)
+    };
+    let mut read_subnets = Vec::new();
+    if let Some(list) = dhcp4.get("subnet4") {
+        subnet::read_subnets(
+            reader,
+            list,
+            "Dhcp4/subnet4",
+            &inherited,
+            None,
+            &mut read_subnets,
+        );
+    }
+    let shared_networks = match dhcp4.get("shared-networks") {
+        Some(list) => crate::network::read_networks(
+            reader,
+            list,
+            "Dhcp4/shared-networks",
+            &inherited,
+            &mut read_subnets,
+        ),
+        None => Vec::new(),
+    };
+    let subnets = read_subnets.into_iter().map(|read| read.subnet).collect();
+    let reservations = match dhcp4.get("reservations") {
+        Some(list) => subnet::read_reservations(reader, list, "Dhcp4/reservations", None),
         None => Vec::new(),
     };
     Some(Config {
         interfaces: read_interfaces(reader, &dhcp4),
         lease_database: read_lease_database(reader, &dhcp4),
+        hosts_database: database::read_hosts_database(reader, &dhcp4),
         valid_lifetime,
         renew_timer,
         rebind_timer,
         decline_probation_period: reader
             .opt_integer(&dhcp4, "decline-probation-period")
             .unwrap_or(86_400),
-        match_client_id: reader.opt_bool(&dhcp4, "match-client-id").unwrap_or(true),
-        authoritative: reader.opt_bool(&dhcp4, "authoritative").unwrap_or(false),
+        match_client_id,
+        authoritative,
         next_server,
         options: option_data::read_field(reader, &dhcp4, "option-data"),
         subnets,
         expired_leases: read_expired_leases(reader, &dhcp4),
         multi_threading: read_multi_threading(reader, &dhcp4),
         loggers: read_loggers(reader, &dhcp4),
+        shared_networks,
+        client_classes,
+        option_defs,
+        host_reservation_identifiers: read_identifier_types(reader, &dhcp4),
+        reservations,
+        echo_client_id: reader.opt_bool(&dhcp4, "echo-client-id").unwrap_or(true),
+        control: crate::control::read(reader, &dhcp4),
         raw,
     })
+}
+
+/// The global values of the keys subnets inherit that `Inherited::overridden_by` reads
+/// (fixed fields and reservation modes); lifetimes are read above.
+fn read_global_defaults(
+    reader: &mut Reader<'_>,
+    dhcp4: &Object<'_>,
+    inherited: &Inherited,
+) -> Inherited {
+    let mut defaults = inherited.clone();
+    if let Some(name) = subnet::read_fixed_field(reader, dhcp4, "server-hostname", 63) {
+        defaults.server_hostname = Some(name).filter(|name| !name.is_empty());
+    }
+    if let Some(name) = subnet::read_fixed_field(reader, dhcp4, "boot-file-name", 127) {
+        defaults.boot_file_name = Some(name).filter(|name| !name.is_empty());
+    }
+    let modes = &mut defaults.reservation_modes;
+    for (key, flag) in [
+        ("reservations-global", &mut modes.global),
+        ("reservations-in-subnet", &mut modes.in_subnet),
+        ("reservations-out-of-pool", &mut modes.out_of_pool),
+    ] {
+        if let Some(value) = reader.opt_bool(dhcp4, key) {
+            *flag = value;
+        }
+    }
+    defaults
+}
+
+/// Kea 2.2's default `host-reservation-identifiers`.
+const DEFAULT_IDENTIFIERS: [IdentifierType; 4] = [
+    IdentifierType::HwAddress,
+    IdentifierType::Duid,
+    IdentifierType::CircuitId,
+    IdentifierType::ClientId,
+];
+
+/// `host-reservation-identifiers`: a non-empty list without repeats. `flex-id` needs Kea's
+/// flex_id hook, which leasehold does not have.
+fn read_identifier_types(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> Vec<IdentifierType> {
+    let Some(node) = dhcp4.get("host-reservation-identifiers") else {
+        return DEFAULT_IDENTIFIERS.to_vec();
+    };
+    let path = dhcp4.path_of("host-reservation-identifiers");
+    let Some(elements) = reader.array(node, &path) else {
+        return DEFAULT_IDENTIFIERS.to_vec();
+    };
+    let mut types = Vec::new();
+    for (index, element) in elements.iter().enumerate() {
+        let element_path = format!("{path}[{index}]");
+        let Some(name) = reader.string(element, &element_path) else {
+            continue;
+        };
+        let kind = match name {
+            "hw-address" => IdentifierType::HwAddress,
+            "duid" => IdentifierType::Duid,
+            "circuit-id" => IdentifierType::CircuitId,
+            "client-id" => IdentifierType::ClientId,
+            "flex-id" => {
+                let message = "'flex-id' needs the flex_id hook, which leasehold does not have";
+                reader.report(element.offset, &element_path, message);
+                continue;
+            }
+            other => {
+                let message = format!(
+                    "'{other}' is not a host identifier (hw-address, duid, circuit-id, client-id)"
+                );
+                reader.report(element.offset, &element_path, message);
+                continue;
+            }
+        };
+        if types.contains(&kind) {
+            let message = format!("'{name}' is listed twice");
+            reader.report(element.offset, &element_path, message);
+            continue;
+        }
+        types.push(kind);
+    }
+    if types.is_empty() && !reader.has_problems() {
+        reader.report(node.offset, &path, "at least one identifier type is needed");
+    }
+    types
 }
 
 /// `valid-lifetime` with its bounds: each of `min-valid-lifetime`,
@@ -369,8 +498,28 @@ fn read_lease_database(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> LeaseData
     let Some(node) = dhcp4.get("lease-database") else {
         return LeaseDatabase::Memfile(memfile);
     };
-    if !is_memfile(reader, node, path) {
-        return LeaseDatabase::Memfile(memfile);
+    match database::database_type(reader, node, path) {
+        Some("memfile") => {}
+        Some(kind @ ("postgresql" | "mysql")) => {
+            let backend = match kind {
+                "postgresql" => SqlBackend::Postgresql,
+                _ => SqlBackend::Mysql,
+            };
+            return database::read_sql_database(reader, node, path, backend)
+                .map_or(LeaseDatabase::Memfile(memfile), LeaseDatabase::Sql);
+        }
+        Some(kind) => {
+            let message = match kind {
+                "cql" => "lease database type 'cql' is not supported by leasehold".to_owned(),
+                other => {
+                    format!("'{other}' is not a lease database type (memfile, mysql or postgresql)")
+                }
+            };
+            let type_path = format!("{path}/type");
+            reader.report(database::type_offset(node), &type_path, message);
+            return LeaseDatabase::Memfile(memfile);
+        }
+        None => return LeaseDatabase::Memfile(memfile),
     }
     let Some(object) = reader.object(node, path, &LEASE_DATABASE_KEYS) else {
         return LeaseDatabase::Memfile(memfile);
@@ -384,33 +533,6 @@ fn read_lease_database(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> LeaseData
         .unwrap_or(DEFAULT_LFC_INTERVAL);
     reader.opt_integer::<u32>(&object, "max-row-errors");
     LeaseDatabase::Memfile(memfile)
-}
-
-/// Checks `type`, reporting anything but memfile. The map's other keys are
-/// only checked for memfile: for another backend, its type is the problem.
-fn is_memfile(reader: &mut Reader<'_>, node: &Node, path: &str) -> bool {
-    let Value::Object(members) = &node.value else {
-        reader.report(node.offset, path, "expected an object");
-        return false;
-    };
-    let Some(member) = members.iter().find(|member| member.key == "type") else {
-        reader.report(node.offset, path, "missing required key 'type'");
-        return false;
-    };
-    let type_path = format!("{path}/type");
-    let Some(kind) = reader.string(&member.node, &type_path) else {
-        return false;
-    };
-    let message = match kind {
-        "memfile" => return true,
-        "mysql" | "postgresql" => {
-            format!("lease database type '{kind}' is not supported by leasehold yet")
-        }
-        "cql" => "lease database type 'cql' is not supported by leasehold".to_owned(),
-        other => format!("'{other}' is not a lease database type (memfile, mysql or postgresql)"),
-    };
-    reader.report(member.node.offset, &type_path, message);
-    false
 }
 
 fn read_expired_leases(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> ExpiredLeasesProcessing {

@@ -9,22 +9,28 @@
 //! The input is Kea's own format, comments (`//`, `/* */`, `#`) included, and
 //! string values may hold `<NAME>` placeholders filled from the environment.
 //! Every key is checked: one leasehold does not implement yet (such as
-//! `shared-networks` or `client-classes`) is reported as unsupported and one
+//! `dhcp-ddns` or `config-control`) is reported as unsupported and one
 //! Kea does not know either is reported as unknown; neither is ignored.
 //! Loading collects every problem it can find, each with its line and JSON
 //! path, in one [`ConfigError`].
 //!
 //! What this crate does not do: it opens no sockets or lease files and does
-//! not check that interfaces exist; it does not read `option-def`,
-//! `client-classes`, `shared-networks` or host databases yet. Options Kea's
+//! not check that interfaces exist. Class `test` expressions are parsed
+//! here, once ([`expression`]); the engine evaluates them. Options Kea's
 //! server sets itself (53, 54, 51, 58, 59, 1...) may be configured, as in
 //! Kea; which value wins is the engine's decision. Parsing never panics.
 
+mod classes;
+pub mod control;
+mod database;
 mod dhcp4;
 mod error;
+pub mod expression;
 mod json;
 mod model;
+mod network;
 mod option_data;
+mod option_def;
 pub mod options;
 mod reader;
 mod subnet;
@@ -102,5 +108,7 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod shape_tests;
 #[cfg(test)]
 mod tests;

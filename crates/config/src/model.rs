@@ -17,6 +17,8 @@ pub struct Config {
     pub interfaces: InterfacesConfig,
     /// `lease-database`.
     pub lease_database: LeaseDatabase,
+    /// `hosts-database`: reservations read from Kea's host tables.
+    pub hosts_database: Option<SqlDatabase>,
     /// Global `valid-lifetime` in seconds (Kea's default 7200).
     pub valid_lifetime: u32,
     /// Global `renew-timer` (T1), if configured.
@@ -42,9 +44,76 @@ pub struct Config {
     pub multi_threading: MultiThreading,
     /// `loggers`.
     pub loggers: Vec<Logger>,
+    /// `shared-networks`, in configuration order. Their subnets are in
+    /// [`Config::subnets`], each naming its network.
+    pub shared_networks: Vec<SharedNetwork>,
+    /// `client-classes`, in configuration order (Kea evaluates them in this
+    /// order).
+    pub client_classes: Vec<ClientClass>,
+    /// `option-def`: custom option definitions, already applied to every
+    /// `option-data` entry.
+    pub option_defs: Vec<OptionDef>,
+    /// `host-reservation-identifiers`, in order of preference (Kea's default:
+    /// hw-address, duid, circuit-id, client-id).
+    pub host_reservation_identifiers: Vec<IdentifierType>,
+    /// Global `reservations` (used where `reservations-global` is on).
+    pub reservations: Vec<Reservation>,
+    /// `echo-client-id` (default true): echo option 61 in replies.
+    pub echo_client_id: bool,
+    /// `control-socket` / `control-sockets`: where the control API listens.
+    pub control: ControlConfig,
     /// The whole document as read (comments stripped, placeholders filled),
     /// for `config-get` and `config-write`. Object keys come out sorted.
     pub raw: serde_json::Value,
+}
+
+/// Where the control API listens (see the `control` module).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlConfig {
+    /// The HTTP listener (127.0.0.1:8000 unless configured).
+    pub http: HttpListener,
+    /// `socket-name` of a `socket-type: unix` control socket, if any.
+    pub unix_socket: Option<PathBuf>,
+}
+
+/// The HTTP control listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpListener {
+    /// `socket-address`.
+    pub address: std::net::IpAddr,
+    /// `socket-port`.
+    pub port: u16,
+    /// `authentication`, if configured: requests without matching
+    /// credentials get 401.
+    pub authentication: Option<Authentication>,
+}
+
+/// HTTP basic authentication, as the control agent's `authentication`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Authentication {
+    /// `realm` (default `kea-control-agent`).
+    pub realm: String,
+    /// `clients`: accepted user and password pairs.
+    pub clients: Vec<BasicCredentials>,
+}
+
+impl std::fmt::Debug for Authentication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Passwords stay out of logs and debug output.
+        f.debug_struct("Authentication")
+            .field("realm", &self.realm)
+            .field("clients", &self.clients.len())
+            .finish()
+    }
+}
+
+/// One `clients` entry of `authentication`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicCredentials {
+    /// `user` (or the first line of `user-file`).
+    pub user: String,
+    /// `password` (or the first line of `password-file`).
+    pub password: String,
 }
 
 /// `interfaces-config`.
@@ -84,6 +153,70 @@ pub enum OutboundInterface {
 pub enum LeaseDatabase {
     /// `type: memfile`.
     Memfile(Memfile),
+    /// `type: postgresql` or `mysql`: Kea's SQL schema.
+    Sql(SqlDatabase),
+}
+
+impl LeaseDatabase {
+    /// The memfile settings, when leases are kept in a lease file.
+    pub fn memfile(&self) -> Option<&Memfile> {
+        match self {
+            Self::Memfile(memfile) => Some(memfile),
+            Self::Sql(_) => None,
+        }
+    }
+}
+
+/// Which SQL server a database is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlBackend {
+    /// `postgresql`.
+    Postgresql,
+    /// `mysql` (MySQL or MariaDB).
+    Mysql,
+}
+
+/// What Kea does when a database connection cannot be restored
+/// (`on-fail`). leasehold keeps serving and retrying in every case: it
+/// sends no ACK it could not commit, and serves again once the database is
+/// back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFail {
+    /// `stop-retry-exit` (Kea's default).
+    StopRetryExit,
+    /// `serve-retry-exit`.
+    ServeRetryExit,
+    /// `serve-retry-continue`.
+    ServeRetryContinue,
+}
+
+/// A PostgreSQL or MySQL database in Kea's schema (`lease-database` or
+/// `hosts-database`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlDatabase {
+    /// `type`.
+    pub backend: SqlBackend,
+    /// `name`: the database.
+    pub name: String,
+    /// `host`: name, address, or unix socket path; `None` for the local
+    /// default socket.
+    pub host: Option<String>,
+    /// `port`.
+    pub port: Option<u16>,
+    /// `user`.
+    pub user: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `connect-timeout` in seconds (default 5).
+    pub connect_timeout: u32,
+    /// `max-reconnect-tries` (default 0).
+    pub max_reconnect_tries: u32,
+    /// `reconnect-wait-time` in milliseconds (default 0).
+    pub reconnect_wait_time: u32,
+    /// `on-fail`.
+    pub on_fail: OnFail,
+    /// `retry-on-startup` (default false).
+    pub retry_on_startup: bool,
 }
 
 /// A memfile lease database.
@@ -127,11 +260,125 @@ pub struct MultiThreading {
     pub packet_queue_size: usize,
 }
 
+/// One `shared-networks` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedNetwork {
+    /// `name`.
+    pub name: String,
+    /// Indexes into [`Config::subnets`] of this network's subnets, in
+    /// configuration order.
+    pub subnets: Vec<usize>,
+    /// `relay.ip-addresses`.
+    pub relay_addresses: Vec<Ipv4Addr>,
+    /// `interface`.
+    pub interface: Option<String>,
+    /// `option-data`, encoded.
+    pub options: Vec<OptionData>,
+    /// `client-class`: only clients of this class may use the network.
+    pub client_class: Option<String>,
+    /// `require-client-classes`.
+    pub require_client_classes: Vec<String>,
+    /// `user-context`, kept as given.
+    pub user_context: Option<serde_json::Value>,
+}
+
+/// Where host reservations are looked up (Kea 2.2's `reservations-global`,
+/// `reservations-in-subnet` and `reservations-out-of-pool`, resolved through
+/// global -> shared network -> subnet inheritance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservationModes {
+    /// `reservations-global` (default false).
+    pub global: bool,
+    /// `reservations-in-subnet` (default true).
+    pub in_subnet: bool,
+    /// `reservations-out-of-pool` (default false): reserved addresses all
+    /// lie outside the pools, so the allocator need not check them.
+    pub out_of_pool: bool,
+}
+
+impl Default for ReservationModes {
+    fn default() -> Self {
+        Self {
+            global: false,
+            in_subnet: true,
+            out_of_pool: false,
+        }
+    }
+}
+
+/// One `client-classes` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientClass {
+    /// `name`.
+    pub name: String,
+    /// `test`, parsed; `None` when the class has no test.
+    pub test: Option<crate::expression::Condition>,
+    /// `only-if-required`: evaluated only when a subnet, pool or shared
+    /// network names it in `require-client-classes`.
+    pub only_if_required: bool,
+    /// `option-data`, encoded.
+    pub options: Vec<OptionData>,
+    /// `next-server`, if set.
+    pub next_server: Option<Ipv4Addr>,
+    /// `server-hostname` (sname), if set.
+    pub server_hostname: Option<String>,
+    /// `boot-file-name` (file), if set.
+    pub boot_file_name: Option<String>,
+    /// Whether the test refers to `KNOWN` or `UNKNOWN` (directly or through
+    /// another class), so it can only be evaluated after the host lookup.
+    pub depends_on_known: bool,
+    /// `user-context`, kept as given.
+    pub user_context: Option<serde_json::Value>,
+}
+
+/// One `option-def` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionDef {
+    /// `name`.
+    pub name: String,
+    /// `code`.
+    pub code: u8,
+    /// `space` (only `dhcp4` is supported).
+    pub space: String,
+    /// The definition used to encode `option-data`.
+    pub definition: crate::options::OptionDefinition,
+}
+
+/// A `host-reservation-identifiers` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdentifierType {
+    /// `hw-address`.
+    HwAddress,
+    /// `duid`.
+    Duid,
+    /// `circuit-id`.
+    CircuitId,
+    /// `client-id`.
+    ClientId,
+}
+
 /// One `subnet4` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subnet {
     /// `id`.
     pub id: u32,
+    /// Index into [`Config::shared_networks`] of the network holding this
+    /// subnet, if any.
+    pub shared_network: Option<usize>,
+    /// `client-class`: only clients of this class may use the subnet.
+    pub client_class: Option<String>,
+    /// `require-client-classes`.
+    pub require_client_classes: Vec<String>,
+    /// Effective `server-hostname` (sname), if any.
+    pub server_hostname: Option<String>,
+    /// Effective `boot-file-name` (file), if any.
+    pub boot_file_name: Option<String>,
+    /// Effective `match-client-id`.
+    pub match_client_id: bool,
+    /// Effective `authoritative`.
+    pub authoritative: bool,
+    /// Effective reservation lookup modes.
+    pub reservation_modes: ReservationModes,
     /// `subnet`.
     pub prefix: Ipv4Net,
     /// `pools`.
@@ -165,6 +412,10 @@ pub struct Pool {
     pub last: Ipv4Addr,
     /// The pool's `option-data`, encoded.
     pub options: Vec<OptionData>,
+    /// `client-class`: only clients of this class may get addresses here.
+    pub client_class: Option<String>,
+    /// `require-client-classes`.
+    pub require_client_classes: Vec<String>,
 }
 
 /// One host reservation.
@@ -178,6 +429,14 @@ pub struct Reservation {
     pub hostname: Option<String>,
     /// The reservation's `option-data`, encoded.
     pub options: Vec<OptionData>,
+    /// `next-server`, if set.
+    pub next_server: Option<Ipv4Addr>,
+    /// `server-hostname`, if set.
+    pub server_hostname: Option<String>,
+    /// `boot-file-name`, if set.
+    pub boot_file_name: Option<String>,
+    /// `client-classes`: classes the host is put in.
+    pub client_classes: Vec<String>,
 }
 
 /// What identifies a reserved host.

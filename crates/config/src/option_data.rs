@@ -65,6 +65,7 @@ fn read_one(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<OptionDa
     let code = read_code(reader, &object)?;
     let name = reader.opt_string(&object, "name");
     let def = find_definition(reader, &object, name, code)?;
+    let def = def.as_ref();
     let payload = match (def, csv) {
         (Some(def), csv) => options::encode(def, data, csv.unwrap_or(true)),
         // Kea sends an option without a definition as hex data, unless
@@ -141,9 +142,25 @@ fn read_code(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<Option<u8>>
     Some(Some(code))
 }
 
-/// Finds the standard definition from `name` and `code`, which must agree.
-/// `Some(None)` for a code without a definition.
+/// Finds the standard or `option-def` definition from `name` and `code`,
+/// which must agree. `Some(None)` for a code without a definition.
 fn find_definition(
+    reader: &mut Reader<'_>,
+    object: &Object<'_>,
+    name: Option<&str>,
+    code: Option<u8>,
+) -> Option<Option<OptionDefinition>> {
+    let custom = reader.custom_options.iter().find(|def| {
+        name.is_none_or(|name| name == def.name) && code.is_none_or(|code| code == def.code)
+    });
+    if let Some(custom) = custom {
+        return Some(Some(*custom));
+    }
+    let standard = find_standard(reader, object, name, code)?;
+    Some(standard.copied())
+}
+
+fn find_standard(
     reader: &mut Reader<'_>,
     object: &Object<'_>,
     name: Option<&str>,
@@ -160,7 +177,7 @@ fn find_definition(
             if def.is_none() {
                 let path = object.path_of("name");
                 let offset = object.get("name").map_or(0, |node| node.offset);
-                let message = format!("unknown option name '{name}' (option-def is not supported)");
+                let message = format!("unknown option name '{name}' (define it in option-def)");
                 reader.report(offset, &path, message);
                 return None;
             }

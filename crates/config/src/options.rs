@@ -49,6 +49,9 @@ pub enum OptionType {
     Psid,
     /// A length-prefixed string (one length byte in DHCPv4).
     Tuple,
+    /// An IPv6 prefix, written `2001:db8::/32`: a length byte and the
+    /// prefix's significant bytes (custom definitions only).
+    Ipv6Prefix,
     /// A fixed sequence of fields; in an array option the last field repeats.
     Record(&'static [Self]),
     /// Classless static routes (RFC 3442), written
@@ -183,6 +186,7 @@ fn encode_value(kind: OptionType, value: &str, out: &mut Vec<u8>) -> Result<(), 
         OptionType::String => out.extend(value.as_bytes()),
         OptionType::Fqdn => encode_fqdn(value, out)?,
         OptionType::Psid => encode_psid(value, out)?,
+        OptionType::Ipv6Prefix => encode_ipv6_prefix(value, out)?,
         OptionType::Tuple => {
             let length = u8::try_from(value.len())
                 .map_err(|_| format!("'{value}' is longer than 255 bytes"))?;
@@ -339,6 +343,20 @@ fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
 }
 
 /// `psid/length`: a length byte, then the PSID left-aligned in 16 bits.
+fn encode_ipv6_prefix(value: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    let (address, length) = value
+        .split_once('/')
+        .ok_or_else(|| format!("'{value}' is not an IPv6 prefix (address/length)"))?;
+    let address = parse_ipv6(address.trim())?;
+    let length = parse_integer::<u8>(length.trim())?;
+    if length > 128 {
+        return Err(format!("IPv6 prefix length {length} is over 128"));
+    }
+    out.push(length);
+    out.extend(&address.octets()[..usize::from(length).div_ceil(8)]);
+    Ok(())
+}
+
 fn encode_psid(value: &str, out: &mut Vec<u8>) -> Result<(), String> {
     let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
     let (psid, length) = compact

@@ -11,6 +11,8 @@ pub(crate) struct Reader<'t> {
     source: &'t str,
     lines: Lines,
     problems: Vec<Problem>,
+    /// Definitions from `option-def`, read before any `option-data`.
+    pub(crate) custom_options: Vec<crate::options::OptionDefinition>,
 }
 
 /// An object being read, with its path.
@@ -56,6 +58,7 @@ impl<'t> Reader<'t> {
             source,
             lines,
             problems: Vec::new(),
+            custom_options: Vec::new(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::json::Node;
-use crate::model::{HostIdentifier, Pool, Reservation, Subnet};
+use crate::model::{HostIdentifier, Pool, Reservation, ReservationModes, Subnet};
 use crate::option_data;
 use crate::options;
 use crate::reader::{Keys, Object, Reader};
@@ -26,13 +26,8 @@ const SUBNET_KEYS: Keys<'static> = Keys {
         "renew-timer",
         "rebind-timer",
         "next-server",
-    ],
-    unsupported: &[
         "client-class",
-        "client-classes",
         "require-client-classes",
-        "evaluate-additional-classes",
-        "reservation-mode",
         "reservations-global",
         "reservations-in-subnet",
         "reservations-out-of-pool",
@@ -40,6 +35,11 @@ const SUBNET_KEYS: Keys<'static> = Keys {
         "authoritative",
         "server-hostname",
         "boot-file-name",
+    ],
+    unsupported: &[
+        "client-classes",
+        "evaluate-additional-classes",
+        "reservation-mode",
         "4o6-interface",
         "4o6-interface-id",
         "4o6-subnet",
@@ -61,11 +61,14 @@ const SUBNET_KEYS: Keys<'static> = Keys {
 };
 
 const POOL_KEYS: Keys<'static> = Keys {
-    supported: &["pool", "option-data"],
-    unsupported: &[
+    supported: &[
+        "pool",
+        "option-data",
         "client-class",
-        "client-classes",
         "require-client-classes",
+    ],
+    unsupported: &[
+        "client-classes",
         "evaluate-additional-classes",
         "metadata",
         "pool-id",
@@ -82,14 +85,12 @@ const RESERVATION_KEYS: Keys<'static> = Keys {
         "ip-address",
         "hostname",
         "option-data",
-    ],
-    unsupported: &[
-        "flex-id",
         "next-server",
         "server-hostname",
         "boot-file-name",
         "client-classes",
     ],
+    unsupported: &["flex-id"],
     annotations: true,
 };
 
@@ -99,37 +100,118 @@ const RELAY_KEYS: Keys<'static> = Keys {
     annotations: false,
 };
 
-/// Values a subnet inherits when it does not set its own.
+/// Values a subnet inherits when it does not set its own: global values,
+/// overridden by its shared network's.
+#[derive(Debug, Clone)]
 pub(crate) struct Inherited {
-    /// Global `valid-lifetime`.
+    /// `valid-lifetime`.
     pub(crate) valid_lifetime: u32,
-    /// Global `renew-timer`.
+    /// `renew-timer`.
     pub(crate) renew_timer: Option<u32>,
-    /// Global `rebind-timer`.
+    /// `rebind-timer`.
     pub(crate) rebind_timer: Option<u32>,
-    /// Global `next-server`.
+    /// `next-server`.
     pub(crate) next_server: Option<Ipv4Addr>,
+    /// `server-hostname`.
+    pub(crate) server_hostname: Option<String>,
+    /// `boot-file-name`.
+    pub(crate) boot_file_name: Option<String>,
+    /// `match-client-id`.
+    pub(crate) match_client_id: bool,
+    /// `authoritative`.
+    pub(crate) authoritative: bool,
+    /// `reservations-global`, `-in-subnet`, `-out-of-pool`.
+    pub(crate) reservation_modes: ReservationModes,
 }
 
-/// Reads the `subnet4` list and checks the subnets against each other.
+impl Inherited {
+    /// These values with the inheritable keys `object` sets itself.
+    pub(crate) fn overridden_by(&self, reader: &mut Reader<'_>, object: &Object<'_>) -> Self {
+        let mut next = self.clone();
+        if let Some(valid) = crate::dhcp4::read_lifetimes(reader, object) {
+            next.valid_lifetime = valid;
+        }
+        if let Some(renew) = reader.opt_integer(object, "renew-timer") {
+            next.renew_timer = Some(renew);
+        }
+        if let Some(rebind) = reader.opt_integer(object, "rebind-timer") {
+            next.rebind_timer = Some(rebind);
+        }
+        if let Some(address) = reader.opt_ipv4(object, "next-server") {
+            next.next_server = Some(address).filter(|address| !address.is_unspecified());
+        }
+        if let Some(name) = read_fixed_field(reader, object, "server-hostname", 63) {
+            next.server_hostname = Some(name).filter(|name| !name.is_empty());
+        }
+        if let Some(name) = read_fixed_field(reader, object, "boot-file-name", 127) {
+            next.boot_file_name = Some(name).filter(|name| !name.is_empty());
+        }
+        let flag = |reader: &mut Reader<'_>, key: &str, value: &mut bool| {
+            if let Some(read) = reader.opt_bool(object, key) {
+                *value = read;
+            }
+        };
+        flag(reader, "match-client-id", &mut next.match_client_id);
+        flag(reader, "authoritative", &mut next.authoritative);
+        let modes = &mut next.reservation_modes;
+        flag(reader, "reservations-global", &mut modes.global);
+        flag(reader, "reservations-in-subnet", &mut modes.in_subnet);
+        flag(reader, "reservations-out-of-pool", &mut modes.out_of_pool);
+        next
+    }
+}
+
+/// `server-hostname` or `boot-file-name`: text that must fit the header's
+/// `sname` (64) or `file` (128) field with its terminating NUL.
+pub(crate) fn read_fixed_field(
+    reader: &mut Reader<'_>,
+    object: &Object<'_>,
+    key: &str,
+    limit: usize,
+) -> Option<String> {
+    let text = reader.opt_string(object, key)?;
+    if text.len() > limit {
+        let message = format!("{key} is longer than {limit} bytes");
+        let offset = object
+            .get(key)
+            .map_or(object.node.offset, |node| node.offset);
+        reader.report(offset, &object.path_of(key), message);
+        return None;
+    }
+    Some(text.to_owned())
+}
+
+/// A subnet read so far, with where it was read, for the checks across all
+/// subnets (top level and in shared networks).
+pub(crate) struct ReadSubnet {
+    pub(crate) subnet: Subnet,
+    path: String,
+}
+
+/// Reads a `subnet4` list (top level or of shared network `network`) into
+/// `all`, checking each subnet against those read before it.
 pub(crate) fn read_subnets(
     reader: &mut Reader<'_>,
     node: &Node,
     path: &str,
     inherited: &Inherited,
-) -> Vec<Subnet> {
+    network: Option<usize>,
+    all: &mut Vec<ReadSubnet>,
+) {
     let Some(elements) = reader.array(node, path) else {
-        return Vec::new();
+        return;
     };
-    let mut subnets: Vec<(Subnet, &Node)> = Vec::new();
     for (index, element) in elements.iter().enumerate() {
         let element_path = format!("{path}[{index}]");
-        if let Some(subnet) = read_subnet(reader, element, &element_path, inherited) {
-            check_against_earlier(reader, &subnet, element, &element_path, &subnets);
-            subnets.push((subnet, element));
+        if let Some(mut subnet) = read_subnet(reader, element, &element_path, inherited) {
+            subnet.shared_network = network;
+            check_against_earlier(reader, &subnet, element, &element_path, all);
+            all.push(ReadSubnet {
+                subnet,
+                path: element_path,
+            });
         }
     }
-    subnets.into_iter().map(|(subnet, _)| subnet).collect()
 }
 
 /// Subnet ids must be unique. Kea only refuses two identical prefixes;
@@ -140,19 +222,17 @@ fn check_against_earlier(
     subnet: &Subnet,
     node: &Node,
     path: &str,
-    earlier: &[(Subnet, &Node)],
+    earlier: &[ReadSubnet],
 ) {
-    for (index, (other, _)) in earlier.iter().enumerate() {
+    for read in earlier {
+        let (other, other_path) = (&read.subnet, &read.path);
         if other.id == subnet.id {
-            let message = format!(
-                "subnet id {} is already used by subnet4[{index}]",
-                subnet.id
-            );
+            let message = format!("subnet id {} is already used by {other_path}", subnet.id);
             reader.report(node.offset, &format!("{path}/id"), message);
         }
         if other.prefix.contains(&subnet.prefix) || subnet.prefix.contains(&other.prefix) {
             let message = format!(
-                "subnet {} overlaps subnet4[{index}] ({})",
+                "subnet {} overlaps {other_path} ({})",
                 subnet.prefix, other.prefix
             );
             reader.report(node.offset, &format!("{path}/subnet"), message);
@@ -175,31 +255,36 @@ fn read_subnet(
     };
     let reservations = match (prefix, object.get("reservations")) {
         (Some(prefix), Some(list)) => {
-            read_reservations(reader, list, &object.path_of("reservations"), prefix)
+            read_reservations(reader, list, &object.path_of("reservations"), Some(prefix))
         }
         _ => Vec::new(),
     };
     let options = option_data::read_field(reader, &object, "option-data");
     let relay_addresses = read_relay(reader, &object);
     let interface = read_interface(reader, &object);
-    let valid_lifetime = crate::dhcp4::read_lifetimes(reader, &object);
-    let renew_timer = reader.opt_integer(&object, "renew-timer");
-    let rebind_timer = reader.opt_integer(&object, "rebind-timer");
-    let next_server = reader.opt_ipv4(&object, "next-server");
+    let effective = inherited.overridden_by(reader, &object);
+    let client_class = read_class_name(reader, &object, "client-class");
+    let require_client_classes = read_class_list(reader, &object, "require-client-classes");
     let subnet = Subnet {
         id: id?,
+        shared_network: None,
+        client_class,
+        require_client_classes,
+        server_hostname: effective.server_hostname,
+        boot_file_name: effective.boot_file_name,
+        match_client_id: effective.match_client_id,
+        authoritative: effective.authoritative,
+        reservation_modes: effective.reservation_modes,
         prefix: prefix?,
         pools,
         options,
         reservations,
         relay_addresses,
         interface,
-        valid_lifetime: valid_lifetime.unwrap_or(inherited.valid_lifetime),
-        renew_timer: renew_timer.or(inherited.renew_timer),
-        rebind_timer: rebind_timer.or(inherited.rebind_timer),
-        next_server: next_server
-            .filter(|address| !address.is_unspecified())
-            .or(inherited.next_server),
+        valid_lifetime: effective.valid_lifetime,
+        renew_timer: effective.renew_timer,
+        rebind_timer: effective.rebind_timer,
+        next_server: effective.next_server,
         user_context: object.get("user-context").map(crate::json::to_serde),
     };
     crate::dhcp4::check_timers(reader, &object, subnet.renew_timer, subnet.rebind_timer);
@@ -237,7 +322,42 @@ fn read_prefix(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<Ipv4Net> 
     Some(prefix.trunc())
 }
 
-fn read_interface(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<String> {
+/// A `client-class` name; empty means none, as in Kea.
+pub(crate) fn read_class_name(
+    reader: &mut Reader<'_>,
+    object: &Object<'_>,
+    key: &str,
+) -> Option<String> {
+    let name = reader.opt_string(object, key)?;
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// A list of class names (`require-client-classes`, `client-classes`).
+pub(crate) fn read_class_list(
+    reader: &mut Reader<'_>,
+    object: &Object<'_>,
+    key: &str,
+) -> Vec<String> {
+    let Some(node) = object.get(key) else {
+        return Vec::new();
+    };
+    let path = object.path_of(key);
+    let Some(elements) = reader.array(node, &path) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::new();
+    for (index, element) in elements.iter().enumerate() {
+        let Some(name) = reader.string(element, &format!("{path}[{index}]")) else {
+            continue;
+        };
+        if !name.is_empty() && !names.iter().any(|known| known == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+pub(crate) fn read_interface(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<String> {
     let name = reader.opt_string(object, "interface")?;
     if name.is_empty() {
         return None;
@@ -246,7 +366,7 @@ fn read_interface(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<String
 }
 
 /// `relay`: `ip-addresses`, or Kea's older single `ip-address`.
-fn read_relay(reader: &mut Reader<'_>, object: &Object<'_>) -> Vec<Ipv4Addr> {
+pub(crate) fn read_relay(reader: &mut Reader<'_>, object: &Object<'_>) -> Vec<Ipv4Addr> {
     let Some(node) = object.get("relay") else {
         return Vec::new();
     };
@@ -305,6 +425,8 @@ fn read_pools(reader: &mut Reader<'_>, node: &Node, path: &str, prefix: Ipv4Net)
 fn read_pool(reader: &mut Reader<'_>, node: &Node, path: &str, prefix: Ipv4Net) -> Option<Pool> {
     let object = reader.object(node, path, &POOL_KEYS)?;
     let options = option_data::read_field(reader, &object, "option-data");
+    let client_class = read_class_name(reader, &object, "client-class");
+    let require_client_classes = read_class_list(reader, &object, "require-client-classes");
     let pool_node = reader.required(&object, "pool")?;
     let pool_path = object.path_of("pool");
     let text = reader.string(pool_node, &pool_path)?;
@@ -322,6 +444,8 @@ fn read_pool(reader: &mut Reader<'_>, node: &Node, path: &str, prefix: Ipv4Net) 
         first,
         last,
         options,
+        client_class,
+        require_client_classes,
     })
 }
 
@@ -336,11 +460,13 @@ fn parse_range(text: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
     Some((prefix.network(), prefix.broadcast()))
 }
 
-fn read_reservations(
+/// Reads a `reservations` list; `prefix` is the subnet's (`None` for global
+/// reservations, whose addresses are not checked here).
+pub(crate) fn read_reservations(
     reader: &mut Reader<'_>,
     node: &Node,
     path: &str,
-    prefix: Ipv4Net,
+    prefix: Option<Ipv4Net>,
 ) -> Vec<Reservation> {
     let Some(elements) = reader.array(node, path) else {
         return Vec::new();
@@ -378,7 +504,7 @@ fn read_reservation(
     reader: &mut Reader<'_>,
     node: &Node,
     path: &str,
-    prefix: Ipv4Net,
+    prefix: Option<Ipv4Net>,
 ) -> Option<Reservation> {
     let object = reader.object(node, path, &RESERVATION_KEYS)?;
     let identifier = read_identifier(reader, &object);
@@ -388,11 +514,19 @@ fn read_reservation(
         .filter(|name| !name.is_empty())
         .map(str::to_owned);
     let options = option_data::read_field(reader, &object, "option-data");
+    let next_server = reader.opt_ipv4(&object, "next-server");
+    let server_hostname = read_fixed_field(reader, &object, "server-hostname", 63);
+    let boot_file_name = read_fixed_field(reader, &object, "boot-file-name", 127);
+    let client_classes = read_class_list(reader, &object, "client-classes");
     Some(Reservation {
         identifier: identifier?,
         address: address?,
         hostname,
         options,
+        next_server: next_server.filter(|address| !address.is_unspecified()),
+        server_hostname: server_hostname.filter(|name| !name.is_empty()),
+        boot_file_name: boot_file_name.filter(|name| !name.is_empty()),
+        client_classes,
     })
 }
 
@@ -400,14 +534,14 @@ fn read_reservation(
 fn read_reserved_address(
     reader: &mut Reader<'_>,
     object: &Object<'_>,
-    prefix: Ipv4Net,
+    prefix: Option<Ipv4Net>,
 ) -> Option<Option<Ipv4Addr>> {
     let Some(node) = object.get("ip-address") else {
         return Some(None);
     };
     let path = object.path_of("ip-address");
     let address = reader.ipv4(node, &path)?;
-    if !prefix.contains(&address) {
+    if let Some(prefix) = prefix.filter(|prefix| !prefix.contains(&address)) {
         let message = format!("reserved address {address} is not inside subnet {prefix}");
         reader.report(node.offset, &path, message);
         return None;

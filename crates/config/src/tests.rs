@@ -344,7 +344,9 @@ fn placeholders_fill_and_report() {
     let config = parse_ok(
         r#"{ "Dhcp4": { "lease-database": { "type": "memfile", "name": "<LEASE_DIR>/l.csv" } } }"#,
     );
-    let LeaseDatabase::Memfile(memfile) = config.lease_database;
+    let LeaseDatabase::Memfile(memfile) = config.lease_database else {
+        panic!("expected memfile");
+    };
     assert_eq!(memfile.name, PathBuf::from("/srv/leasehold/l.csv"));
 
     let text = "{\n\"Dhcp4\": {\n\"next-server\": \"<NEXT_SERVER>\"\n}\n}";
@@ -414,27 +416,25 @@ fn unknown_keys_are_reported_at_every_depth() {
 fn unsupported_kea_keys_are_named() {
     let text = r#"{
 "Dhcp4": {
-  "shared-networks": [],
-  "client-classes": [],
-  "option-def": [],
-  "hooks-libraries": [],
-  "control-socket": {},
+  "dhcp-queue-control": {},
+  "reservation-mode": "all",
+  "early-global-reservations-lookup": true,
+  "statistic-default-sample-count": 1,
   "dhcp-ddns": {},
   "config-control": {},
-  "hosts-database": {},
-  "host-reservation-identifiers": [],
-  "reservations-global": false,
+  "hosts-databases": [],
+  "t1-percent": 0.5,
   "ddns-send-updates": false,
   "dhcp4o6-port": 0,
   "sanity-checks": {},
   "server-tag": "a",
   "calculate-tee-times": true,
   "store-extended-info": true,
-  "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "client-class": "x" } ]
+  "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "reservation-mode": "all" } ]
 }
 }"#;
     let found = problems(text);
-    assert_eq!(found.len(), 17, "{found:#?}");
+    assert_eq!(found.len(), 15, "{found:#?}");
     for (index, problem) in found.iter().enumerate() {
         assert_eq!(problem.line, index + 3, "{problem}");
         assert!(
@@ -444,7 +444,7 @@ fn unsupported_kea_keys_are_named() {
             "{problem}"
         );
     }
-    assert_eq!(found[16].path, "Dhcp4/subnet4[0]/client-class");
+    assert_eq!(found[14].path, "Dhcp4/subnet4[0]/reservation-mode");
 }
 
 #[test]
@@ -537,16 +537,43 @@ fn lease_database_types() {
         "{\n\"Dhcp4\": { \"lease-database\": {\n\"type\": \"mysql\", \"host\": \"db\" } }\n}";
     assert_single(
         text,
-        3,
-        "Dhcp4/lease-database/type",
-        "'mysql' is not supported by leasehold yet",
+        2,
+        "Dhcp4/lease-database",
+        "missing required key 'name'",
     );
-    let text = r#"{ "Dhcp4": { "lease-database": { "type": "postgresql" } } }"#;
+    let text = r#"{ "Dhcp4": { "lease-database": { "type": "postgresql", "name": "kea",
+        "host": "/var/run/postgresql", "port": 5432, "user": "kea", "password": "secret",
+        "connect-timeout": 3, "max-reconnect-tries": 10, "reconnect-wait-time": 500,
+        "on-fail": "serve-retry-continue", "retry-on-startup": true },
+        "hosts-database": { "type": "mysql", "name": "hosts" } } }"#;
+    let config = parse_ok(text);
+    let LeaseDatabase::Sql(database) = &config.lease_database else {
+        panic!("expected a SQL lease database");
+    };
+    assert_eq!(database.backend, SqlBackend::Postgresql);
+    assert_eq!(database.host.as_deref(), Some("/var/run/postgresql"));
+    assert_eq!(
+        (
+            database.connect_timeout,
+            database.max_reconnect_tries,
+            database.reconnect_wait_time
+        ),
+        (3, 10, 500)
+    );
+    assert_eq!(database.on_fail, OnFail::ServeRetryContinue);
+    assert!(database.retry_on_startup);
+    let hosts = config.hosts_database.expect("hosts-database");
+    assert_eq!(
+        (hosts.backend, hosts.name.as_str()),
+        (SqlBackend::Mysql, "hosts")
+    );
+    let text = r#"{ "Dhcp4": { "lease-database": { "type": "mysql", "name": "x",
+        "on-fail": "explode" } } }"#;
     assert_single(
         text,
-        1,
-        "Dhcp4/lease-database/type",
-        "not supported by leasehold yet",
+        2,
+        "Dhcp4/lease-database/on-fail",
+        "is not stop-retry-exit",
     );
     let text = r#"{ "Dhcp4": { "lease-database": { "type": "oracle" } } }"#;
     assert_single(
@@ -662,13 +689,13 @@ fn subnets_must_not_collide() {
         &found[0],
         4,
         "Dhcp4/subnet4[1]/id",
-        "already used by subnet4[0]",
+        "already used by Dhcp4/subnet4[0]",
     );
     assert_problem(
         &found[1],
         5,
         "Dhcp4/subnet4[2]/subnet",
-        "overlaps subnet4[0]",
+        "overlaps Dhcp4/subnet4[0]",
     );
 }
 
