@@ -3,11 +3,16 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use leasehold_config::{Config, HostIdentifier, OptionData, Reservation, Subnet};
+use leasehold_config::{ClientClass, Config, OptionData, Reservation, Subnet};
 use leasehold_leases::{Lease, LeaseChange, LeaseState};
 use parking_lot::Mutex;
 
+use crate::classify::{self, Classes};
+use crate::hosts::Reservations;
+use crate::select::SubnetIndex;
 use crate::table::{Client, SubnetLeases};
 use crate::wire::{MalformedPacket, MessageType, Query, ReplyBuilder, code};
 
@@ -105,54 +110,30 @@ pub enum Silence {
 #[derive(Debug)]
 struct SubnetRuntime {
     config: Subnet,
-    /// Subnet options over global ones, by code.
-    options: Vec<OptionData>,
     reservations: Reservations,
-    leases: Mutex<SubnetLeases>,
+    /// Shared with the engine of the previous configuration when the
+    /// subnet kept its id and prefix, so a reload never copies leases and
+    /// never loses an offer or a lease made while it swaps engines.
+    leases: Arc<Mutex<SubnetLeases>>,
 }
 
-/// A subnet's reservations, indexed for lookup.
-#[derive(Debug, Default)]
-struct Reservations {
-    all: Vec<Reservation>,
-    by_identifier: HashMap<HostIdentifier, usize>,
-    by_address: HashMap<Ipv4Addr, usize>,
+/// A shared network's allocation state.
+#[derive(Debug)]
+struct NetworkRuntime {
+    /// Position of the subnet the allocator last took an address from
+    /// (Kea's "preferred subnet"), or `usize::MAX`.
+    preferred: AtomicUsize,
 }
 
-impl Reservations {
-    fn new(all: Vec<Reservation>) -> Self {
-        let mut index = Self::default();
-        for (position, reservation) in all.iter().enumerate() {
-            index
-                .by_identifier
-                .insert(reservation.identifier.clone(), position);
-            if let Some(address) = reservation.address {
-                index.by_address.insert(address, position);
-            }
-        }
-        index.all = all;
-        index
-    }
-
-    /// The reservation that matches `query`, trying identifiers in Kea's
-    /// default order: hardware address, then client identifier.
-    fn find(&self, query: &Query) -> Option<&Reservation> {
-        let hw = HostIdentifier::HwAddress(query.chaddr.as_bytes().to_vec());
-        let by_client_id = || {
-            let id = query.client_id.as_ref()?;
-            self.by_identifier
-                .get(&HostIdentifier::ClientId(id.as_bytes().to_vec()))
-        };
-        let position = self.by_identifier.get(&hw).or_else(by_client_id)?;
-        self.all.get(*position)
-    }
-
-    fn reserved_to_other(&self, address: Ipv4Addr, mine: Option<&Reservation>) -> bool {
-        let Some(position) = self.by_address.get(&address) else {
-            return false;
-        };
-        mine.is_none_or(|reservation| reservation.address != self.all[*position].address)
-    }
+/// What the engine found out about one query before answering it.
+struct Context<'q> {
+    query: &'q Query,
+    arrival: &'q Arrival<'q>,
+    classes: Classes,
+    /// Position of the subnet serving the client.
+    subnet: usize,
+    /// The client's host reservation for that subnet, if any.
+    host: Option<&'q Reservation>,
 }
 
 /// The DHCPv4 engine: configuration plus lease tables. Cheap to share
@@ -162,6 +143,11 @@ impl Reservations {
 pub struct Engine {
     config: Config,
     subnets: Vec<SubnetRuntime>,
+    networks: Vec<NetworkRuntime>,
+    index: SubnetIndex,
+    global_reservations: Reservations,
+    /// Class name to position in `config.client_classes`.
+    class_index: HashMap<String, usize>,
 }
 
 impl Engine {
@@ -169,19 +155,47 @@ impl Engine {
     /// loaded from the lease store). Leases of subnets the configuration
     /// does not have are returned, so the caller can report them.
     pub fn new(config: Config, leases: Vec<Lease>) -> (Self, Vec<Lease>) {
+        let engine = Self::with_tables(config, |_| None);
+        let orphans = engine.load(leases);
+        (engine, orphans)
+    }
+
+    /// Builds an engine whose subnets take the lease table `existing` gives
+    /// them, or an empty one.
+    fn with_tables(
+        config: Config,
+        existing: impl Fn(&Subnet) -> Option<Arc<Mutex<SubnetLeases>>>,
+    ) -> Self {
         let subnets = config
             .subnets
             .iter()
             .map(|subnet| SubnetRuntime {
-                options: merge_options(&subnet.options, &config.options),
-                reservations: Reservations::new(subnet.reservations.clone()),
-                leases: Mutex::new(SubnetLeases::default()),
+                reservations: Reservations::new(&subnet.reservations),
+                leases: existing(subnet).unwrap_or_default(),
                 config: subnet.clone(),
             })
             .collect();
-        let engine = Self { config, subnets };
-        let orphans = engine.load(leases);
-        (engine, orphans)
+        let networks = config
+            .shared_networks
+            .iter()
+            .map(|_| NetworkRuntime {
+                preferred: AtomicUsize::new(usize::MAX),
+            })
+            .collect();
+        let class_index = config
+            .client_classes
+            .iter()
+            .enumerate()
+            .map(|(position, class)| (class.name.clone(), position))
+            .collect();
+        Self {
+            class_index,
+            index: SubnetIndex::new(&config),
+            global_reservations: Reservations::new(&config.reservations),
+            config,
+            subnets,
+            networks,
+        }
     }
 
     fn load(&self, leases: Vec<Lease>) -> Vec<Lease> {
@@ -209,9 +223,46 @@ impl Engine {
         all
     }
 
-    /// Builds an engine for a new configuration, carrying over every lease.
+    /// Builds an engine for a new configuration that shares this one's
+    /// lease tables: a subnet that keeps its id and prefix keeps its very
+    /// table, so workers still answering on this engine and those already
+    /// on the new one see the same leases and offers. Leases of subnets that
+    /// changed prefix move to the new table when their address still fits;
+    /// the rest (and those of removed subnets) are returned.
     pub fn reconfigure(&self, config: Config) -> (Self, Vec<Lease>) {
-        Self::new(config, self.leases())
+        let kept = |subnet: &Subnet| {
+            self.subnet_by_id(subnet.id)
+                .filter(|old| old.config.prefix == subnet.prefix)
+                .map(|old| Arc::clone(&old.leases))
+        };
+        let engine = Self::with_tables(config, kept);
+        let mut moved = Vec::new();
+        for old in &self.subnets {
+            let shared = engine
+                .subnet_by_id(old.config.id)
+                .is_some_and(|new| Arc::ptr_eq(&new.leases, &old.leases));
+            if !shared {
+                moved.extend(old.leases.lock().leases().cloned());
+            }
+        }
+        let mut orphans = Vec::new();
+        for lease in moved {
+            match engine.subnet_by_id(lease.subnet_id) {
+                Some(subnet) if subnet.config.prefix.contains(&lease.address) => {
+                    subnet.leases.lock().load(lease);
+                }
+                _ => orphans.push(lease),
+            }
+        }
+        (engine, orphans)
+    }
+
+    /// Records a lease another server holds (it won the address in a shared
+    /// lease database), so the address is not offered again while it lasts.
+    pub fn adopt(&self, lease: Lease) {
+        if let Some(subnet) = self.subnet_by_id(lease.subnet_id) {
+            subnet.leases.lock().load(lease);
+        }
     }
 
     /// Number of assigned, unexpired leases in subnet `id`.
@@ -258,47 +309,152 @@ impl Engine {
         }
     }
 
+    /// Classifies the query, selects its subnet and finds its host
+    /// reservation, as Kea's `Dhcpv4Exchange` does before allocating.
+    fn context<'q>(&'q self, query: &'q Query, arrival: &'q Arrival<'q>) -> Option<Context<'q>> {
+        let classes = classify::first_pass(query, arrival, &self.config.client_classes);
+        let selected = self.select_subnet(query, arrival, &classes)?;
+        let mut context = Context {
+            query,
+            arrival,
+            classes,
+            subnet: selected,
+            host: None,
+        };
+        let known = self.find_host(&mut context);
+        let host_classes = context.host.map_or(&[][..], |host| &host.client_classes);
+        classify::second_pass(
+            query,
+            arrival,
+            &self.config.client_classes,
+            &mut context.classes,
+            host_classes,
+            known,
+        );
+        Some(context)
+    }
+
     fn discover(&self, query: &Query, arrival: &Arrival<'_>, now: u64) -> Outcome {
-        let Some(subnet) = self.select_subnet(query, arrival) else {
+        let Some(mut context) = self.context(query, arrival) else {
             return Outcome::silent(Silence::NoSubnet);
         };
-        let client = self.client(query);
-        let reservation = subnet.reservations.find(query);
-        let mut leases = subnet.leases.lock();
-
-        let reserved = reservation.and_then(|reservation| reservation.address);
-        let current = leases.address_of(&client);
-        let requested = query.requested_address.filter(|&address| {
-            subnet.in_pool(address) && !subnet.reservations.reserved_to_other(address, reservation)
-        });
-        let candidates = [reserved, current, requested];
-        let chosen = candidates
-            .into_iter()
-            .flatten()
-            .find(|&address| leases.is_available(address, &client, now))
-            .or_else(|| {
-                let reservations = &subnet.reservations;
-                leases.find_free(&subnet.config.pools, &client, now, |address| {
-                    reservations.by_address.contains_key(&address)
-                })
-            });
-        let Some(address) = chosen else {
+        let client = self.client(query, context.subnet);
+        let Some((position, address)) = self.offer_address(&context, &client, now) else {
             return Outcome::silent(Silence::PoolExhausted);
         };
-
+        context.subnet = position;
+        let subnet = &self.subnets[position];
+        let mut leases = subnet.leases.lock();
         let is_leased = leases
             .slot(address)
             .is_some_and(|slot| !slot.offered && slot.belongs_to(&client));
         if !is_leased {
-            let hold = self.lease_for(query, subnet, reservation, address, now, OFFER_HOLD_SECONDS);
+            let hold = self.lease_for(
+                query,
+                subnet,
+                context.host,
+                address,
+                now,
+                OFFER_HOLD_SECONDS,
+            );
             leases.put(hold, &client, true);
         }
         drop(leases);
 
         let mut reply = ReplyBuilder::new(MessageType::Offer, query);
         reply.yiaddr = address;
-        self.add_lease_options(&mut reply, query, subnet, reservation, arrival);
+        self.add_lease_options(&mut reply, &mut context);
         Outcome::reply(self.finish(reply, query, arrival), Vec::new())
+    }
+
+    /// Kea's order: the reserved address, the client's current lease, the
+    /// address it asks for, then the allocator, which starts at the shared
+    /// network's preferred subnet and moves on when a subnet is full.
+    fn offer_address(
+        &self,
+        context: &Context<'_>,
+        client: &Client,
+        now: u64,
+    ) -> Option<(usize, Ipv4Addr)> {
+        let family = self.family(context.subnet, &context.classes);
+        if let Some(reserved) = context.host.and_then(|host| host.address) {
+            let subnet = &self.subnets[context.subnet];
+            if subnet.config.prefix.contains(&reserved)
+                && subnet.leases.lock().is_available(reserved, client, now)
+            {
+                return Some((context.subnet, reserved));
+            }
+        }
+        for &position in &family {
+            let subnet = &self.subnets[position];
+            let leases = subnet.leases.lock();
+            let Some(current) = leases.address_of(client) else {
+                continue;
+            };
+            let usable = leases.is_available(current, client, now)
+                && (subnet.in_allowed_pool(current, &context.classes)
+                    || self.reserved_for(context, position, current));
+            if usable {
+                return Some((position, current));
+            }
+        }
+        if let Some(requested) = context.query.requested_address
+            && let Some(&position) = family
+                .iter()
+                .find(|&&position| self.subnets[position].config.prefix.contains(&requested))
+        {
+            let subnet = &self.subnets[position];
+            let usable = subnet.in_allowed_pool(requested, &context.classes)
+                && !subnet
+                    .reservations
+                    .reserved_to_other(requested, context.host)
+                && subnet.leases.lock().is_available(requested, client, now);
+            if usable {
+                return Some((position, requested));
+            }
+        }
+        self.allocate(context, &family, client, now)
+    }
+
+    fn allocate(
+        &self,
+        context: &Context<'_>,
+        family: &[usize],
+        client: &Client,
+        now: u64,
+    ) -> Option<(usize, Ipv4Addr)> {
+        let network = self.subnets[context.subnet].config.shared_network;
+        let guard = self.subnets[context.subnet].config.client_class.as_deref();
+        let preferred = network
+            .map(|network| self.networks[network].preferred.load(Ordering::Relaxed))
+            .and_then(|preferred| family.iter().position(|&p| p == preferred))
+            .filter(|&at| self.subnets[family[at]].config.client_class.as_deref() == guard)
+            .unwrap_or(0);
+        let rotated = family[preferred..].iter().chain(&family[..preferred]);
+        for &position in rotated {
+            let subnet = &self.subnets[position];
+            let reservations = &subnet.reservations;
+            let free = subnet.leases.lock().find_free(
+                &subnet.config.pools,
+                client,
+                now,
+                |pool| context.classes.allows(pool.client_class.as_deref()),
+                |address| reservations.by_address.contains_key(&address),
+            );
+            if let Some(address) = free {
+                if let Some(network) = network {
+                    self.networks[network]
+                        .preferred
+                        .store(position, Ordering::Relaxed);
+                }
+                return Some((position, address));
+            }
+        }
+        None
+    }
+
+    fn reserved_for(&self, context: &Context<'_>, position: usize, address: Ipv4Addr) -> bool {
+        position == context.subnet && context.host.and_then(|host| host.address) == Some(address)
     }
 
     fn request(&self, query: &Query, arrival: &Arrival<'_>, now: u64) -> Outcome {
@@ -311,24 +467,35 @@ impl Engine {
         let Some(requested) = requested else {
             return Outcome::silent(Silence::BadRequest);
         };
-        let Some(subnet) = self.select_subnet(query, arrival) else {
+        let Some(mut context) = self.context(query, arrival) else {
             return Outcome::silent(Silence::NoSubnet);
         };
-        let client = self.client(query);
+        let family = self.family(context.subnet, &context.classes);
+        let client = self.client(query, context.subnet);
         if state == RequestState::Selecting
             && query.server_identifier != Some(arrival.local_address)
         {
-            subnet.leases.lock().withdraw_offer(&client);
+            for &position in &family {
+                self.subnets[position].leases.lock().withdraw_offer(&client);
+            }
             return Outcome::silent(Silence::OtherServer);
         }
-        if !subnet.config.prefix.contains(&requested) {
+        let holder = family
+            .iter()
+            .copied()
+            .find(|&position| self.subnets[position].config.prefix.contains(&requested));
+        let Some(position) = holder else {
             return self.nak(query, arrival);
+        };
+        if position != context.subnet {
+            context.host = self.host_in(&context, position);
+            context.subnet = position;
         }
-
-        let reservation = subnet.reservations.find(query);
+        let subnet = &self.subnets[position];
+        let reservation = context.host;
         let mut leases = subnet.leases.lock();
         let current = leases.address_of(&client);
-        if state == RequestState::InitReboot && current.is_none() && !self.config.authoritative {
+        if state == RequestState::InitReboot && current.is_none() && !subnet.config.authoritative {
             return Outcome::silent(Silence::UnknownClient);
         }
         let reserved = reservation.and_then(|reservation| reservation.address);
@@ -337,7 +504,7 @@ impl Engine {
                 .reservations
                 .reserved_to_other(requested, reservation)
             && leases.is_available(requested, &client, now)
-            && (reserved == Some(requested) || subnet.in_pool(requested))
+            && (reserved == Some(requested) || subnet.in_allowed_pool(requested, &context.classes))
             && (state == RequestState::Selecting || current.is_none_or(|c| c == requested));
         if !acceptable {
             drop(leases);
@@ -356,15 +523,15 @@ impl Engine {
         let mut reply = ReplyBuilder::new(MessageType::Ack, query);
         reply.yiaddr = requested;
         reply.ciaddr = query.ciaddr;
-        self.add_lease_options(&mut reply, query, subnet, reservation, arrival);
+        self.add_lease_options(&mut reply, &mut context);
         Outcome::reply(self.finish(reply, query, arrival), changes)
     }
 
     fn release(&self, query: &Query) -> Outcome {
-        let client = self.client(query);
         let Some(subnet) = self.subnet_containing(query.ciaddr) else {
             return Outcome::silent(Silence::NoSubnet);
         };
+        let client = self.client(query, self.position_of(subnet));
         let mut leases = subnet.leases.lock();
         let released = match leases.address_of(&client) == Some(query.ciaddr) {
             true => leases.remove(query.ciaddr),
@@ -378,13 +545,13 @@ impl Engine {
     }
 
     fn decline(&self, query: &Query, now: u64) -> Outcome {
-        let client = self.client(query);
         let Some(address) = query.requested_address else {
             return Outcome::silent(Silence::BadRequest);
         };
         let Some(subnet) = self.subnet_containing(address) else {
             return Outcome::silent(Silence::NoSubnet);
         };
+        let client = self.client(query, self.position_of(subnet));
         let mut leases = subnet.leases.lock();
         let probation = self.config.decline_probation_period;
         let changes = match leases.address_of(&client) == Some(address) {
@@ -401,14 +568,13 @@ impl Engine {
     }
 
     fn inform(&self, query: &Query, arrival: &Arrival<'_>) -> Outcome {
-        let Some(subnet) = self.select_subnet(query, arrival) else {
+        let Some(mut context) = self.context(query, arrival) else {
             return Outcome::silent(Silence::NoSubnet);
         };
-        let reservation = subnet.reservations.find(query);
         let mut reply = ReplyBuilder::new(MessageType::Ack, query);
         reply.ciaddr = query.ciaddr;
         reply.add(code::SERVER_IDENTIFIER, &arrival.local_address.octets());
-        self.add_configured_options(&mut reply, query, subnet, reservation);
+        self.add_configured_options(&mut reply, &mut context);
         Outcome::reply(self.finish(reply, query, arrival), Vec::new())
     }
 
@@ -421,14 +587,25 @@ impl Engine {
         Outcome::reply(self.finish(reply, query, arrival), Vec::new())
     }
 
-    /// Echoes client identifier and relay agent information, picks the
-    /// destination, and encodes.
+    /// Echoes client identifier, relay agent information and subnet
+    /// selection (RFC 6842, 3046, 3011), picks the destination, and encodes.
     fn finish(&self, mut reply: ReplyBuilder, query: &Query, arrival: &Arrival<'_>) -> Reply {
-        if let Some(client_id) = &query.client_id {
+        if let Some(client_id) = query
+            .client_id
+            .as_ref()
+            .filter(|_| self.config.echo_client_id)
+        {
             reply.add(code::CLIENT_IDENTIFIER, client_id.as_bytes());
         }
-        if let Some(info) = &query.relay_agent_information {
+        if let Some(info) = query
+            .relay_agent_information
+            .as_ref()
+            .filter(|i| !i.is_empty())
+        {
             reply.add(code::RELAY_AGENT_INFORMATION, info);
+        }
+        if let Some(selection) = query.option(code::SUBNET_SELECTION) {
+            reply.add(code::SUBNET_SELECTION, selection);
         }
         let message_type = reply.message_type;
         let destination = destination(query, &reply, arrival);
@@ -441,17 +618,12 @@ impl Engine {
 
     /// Lease time, timers, server identifier, mask and configured options
     /// of an OFFER or ACK.
-    fn add_lease_options(
-        &self,
-        reply: &mut ReplyBuilder,
-        query: &Query,
-        subnet: &SubnetRuntime,
-        reservation: Option<&Reservation>,
-        arrival: &Arrival<'_>,
-    ) {
-        let config = &subnet.config;
-        reply.siaddr = config.next_server.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        reply.add(code::SERVER_IDENTIFIER, &arrival.local_address.octets());
+    fn add_lease_options(&self, reply: &mut ReplyBuilder, context: &mut Context<'_>) {
+        let config = &self.subnets[context.subnet].config;
+        reply.add(
+            code::SERVER_IDENTIFIER,
+            &context.arrival.local_address.octets(),
+        );
         reply.add(code::LEASE_TIME, &config.valid_lifetime.to_be_bytes());
         // Kea leaves out timers that would not fire before the lease ends.
         let lifetime = config.valid_lifetime;
@@ -462,40 +634,86 @@ impl Engine {
             reply.add(code::REBINDING_TIME, &rebind.to_be_bytes());
         }
         reply.add(code::SUBNET_MASK, &config.prefix.netmask().octets());
-        self.add_configured_options(reply, query, subnet, reservation);
+        self.add_configured_options(reply, context);
     }
 
-    /// Configured options, most specific first: reservation, pool, subnet
-    /// (which already carries the global ones). Routers, DNS servers and
-    /// domain name are always sent, as Kea does; other options only when
-    /// the client asked for them or they are marked `always-send`.
-    fn add_configured_options(
-        &self,
-        reply: &mut ReplyBuilder,
-        query: &Query,
-        subnet: &SubnetRuntime,
-        reservation: Option<&Reservation>,
-    ) {
-        if let Some(hostname) = reservation.and_then(|r| r.hostname.as_deref())
-            && (query.asks_for(code::HOST_NAME) || query.hostname.is_some())
+    /// Required classification, then configured options as Kea's
+    /// `buildCfgOptionList` layers them: host, pool, subnet, shared network,
+    /// each class in order, global. Options asked for in option 55 or marked
+    /// `always-send` come from the first layer that has them; routers, DNS
+    /// servers and domain name are added whenever configured. Last, the fixed
+    /// fields (siaddr, sname, file).
+    fn add_configured_options(&self, reply: &mut ReplyBuilder, context: &mut Context<'_>) {
+        let subnet = &self.subnets[context.subnet];
+        let network = subnet
+            .config
+            .shared_network
+            .and_then(|network| self.config.shared_networks.get(network));
+        let pool = subnet.pool_of(reply.yiaddr);
+        let required = network
+            .map_or(&[][..], |network| &network.require_client_classes)
+            .iter()
+            .chain(&subnet.config.require_client_classes)
+            .chain(pool.map_or(&[][..], |pool| &pool.require_client_classes));
+        classify::required(
+            context.query,
+            context.arrival,
+            |name| self.class(name),
+            &mut context.classes,
+            required,
+        );
+
+        let host = context.host;
+        if let Some(hostname) = host.and_then(|r| r.hostname.as_deref())
+            && (context.query.asks_for(code::HOST_NAME) || context.query.hostname.is_some())
         {
             reply.add(code::HOST_NAME, hostname.as_bytes());
         }
-        let pool = subnet.pool_of(reply.yiaddr);
-        let layers = [
-            reservation.map(|r| r.options.as_slice()),
-            pool.map(|p| p.options.as_slice()),
-            Some(subnet.options.as_slice()),
-        ];
-        for option in layers.into_iter().flatten().flatten() {
-            let always = matches!(
-                option.code,
-                code::ROUTERS | code::DOMAIN_NAME_SERVERS | code::DOMAIN_NAME
-            );
-            if always || option.always_send || query.asks_for(option.code) {
+        let classes: Vec<&ClientClass> = context
+            .classes
+            .iter()
+            .filter_map(|name| self.class(name))
+            .collect();
+        let mut layers: Vec<&[OptionData]> = Vec::with_capacity(6 + classes.len());
+        layers.extend(host.map(|host| host.options.as_slice()));
+        layers.extend(pool.map(|pool| pool.options.as_slice()));
+        layers.push(&subnet.config.options);
+        layers.extend(network.map(|network| network.options.as_slice()));
+        layers.extend(classes.iter().map(|class| class.options.as_slice()));
+        layers.push(&self.config.options);
+
+        let always = layers
+            .iter()
+            .flat_map(|layer| layer.iter())
+            .filter(|option| option.always_send)
+            .map(|option| option.code);
+        let requested: Vec<u8> = context
+            .query
+            .parameter_request_list
+            .iter()
+            .copied()
+            .chain(always)
+            .chain([code::ROUTERS, code::DOMAIN_NAME_SERVERS, code::DOMAIN_NAME])
+            .collect();
+        for wanted in requested {
+            if reply.has(wanted) {
+                continue;
+            }
+            let found = layers
+                .iter()
+                .find_map(|layer| layer.iter().find(|option| option.code == wanted));
+            if let Some(option) = found {
                 reply.add(option.code, &option.data);
             }
         }
+        if reply.message_type != MessageType::Nak {
+            set_fixed_fields(reply, &subnet.config, &classes, host);
+        }
+    }
+
+    fn class(&self, name: &str) -> Option<&ClientClass> {
+        let position = *self.class_index.get(name)?;
+        self.config.client_classes.get(position)
     }
 
     fn lease_for(
@@ -532,51 +750,180 @@ impl Engine {
         }
     }
 
-    fn client(&self, query: &Query) -> Client {
-        let client_id = query
-            .client_id
-            .clone()
-            .filter(|_| self.config.match_client_id);
+    fn client(&self, query: &Query, position: usize) -> Client {
+        let match_client_id = self
+            .subnets
+            .get(position)
+            .map_or(self.config.match_client_id, |s| s.config.match_client_id);
+        let client_id = query.client_id.clone().filter(|_| match_client_id);
         Client {
             hwaddr: query.chaddr,
             client_id,
         }
     }
 
-    /// Kea's subnet selection: by relay (its `relay.ip-addresses`, then the
-    /// subnet holding giaddr), then by the client's own address when it
-    /// has one, then by arrival interface (its `interface`, then the subnet
-    /// holding the interface address).
-    fn select_subnet(&self, query: &Query, arrival: &Arrival<'_>) -> Option<&SubnetRuntime> {
-        if query.is_relayed() {
-            let giaddr = query.giaddr;
-            let by_relay = self
-                .subnets
+    /// The client's host reservation and whether it is known (has a host
+    /// anywhere it may be served). In a shared network a host with an
+    /// address reserved in a sibling subnet moves the client there, as
+    /// Kea's allocation engine does.
+    fn find_host<'q>(&'q self, context: &mut Context<'q>) -> bool {
+        let modes = self.subnets[context.subnet].config.reservation_modes;
+        let identifiers = &self.config.host_reservation_identifiers;
+        if modes.global {
+            context.host = self.global_reservations.find(context.query, identifiers);
+            if let Some(address) = context.host.and_then(|host| host.address) {
+                let family = self.family(context.subnet, &context.classes);
+                let holder = family
+                    .into_iter()
+                    .find(|&position| self.subnets[position].config.prefix.contains(&address));
+                context.subnet = holder.unwrap_or(context.subnet);
+            }
+            return context.host.is_some();
+        }
+        if !modes.in_subnet {
+            return false;
+        }
+        let mut known = false;
+        let mut selected_host = None;
+        for position in self.family(context.subnet, &context.classes) {
+            let subnet = &self.subnets[position];
+            if !subnet.config.reservation_modes.in_subnet {
+                continue;
+            }
+            let Some(host) = subnet.reservations.find(context.query, identifiers) else {
+                continue;
+            };
+            known = true;
+            if host.address.is_some() {
+                context.subnet = position;
+                context.host = Some(host);
+                return true;
+            }
+            if position == context.subnet {
+                selected_host = Some(host);
+            }
+        }
+        context.host = selected_host;
+        known
+    }
+
+    /// The host of the client in the subnet at `position`.
+    fn host_in<'q>(&'q self, context: &Context<'q>, position: usize) -> Option<&'q Reservation> {
+        let identifiers = &self.config.host_reservation_identifiers;
+        let subnet = &self.subnets[position];
+        if subnet.config.reservation_modes.global {
+            return self.global_reservations.find(context.query, identifiers);
+        }
+        subnet.reservations.find(context.query, identifiers)
+    }
+
+    /// The subnet at `position` and, when it is in a shared network, the
+    /// network's other subnets the client's classes allow, in Kea's
+    /// round-robin order (those after it, then those before it).
+    fn family(&self, position: usize, classes: &Classes) -> Vec<usize> {
+        let Some(network) = self.subnets[position].config.shared_network else {
+            return vec![position];
+        };
+        let members = &self.config.shared_networks[network].subnets;
+        let at = members.iter().position(|&p| p == position).unwrap_or(0);
+        let mut family = vec![position];
+        family.extend(
+            members[at + 1..]
                 .iter()
-                .find(|s| s.config.relay_addresses.contains(&giaddr));
-            return by_relay.or_else(|| self.subnet_containing(giaddr));
+                .chain(&members[..at])
+                .copied()
+                .filter(|&p| self.allows(p, classes)),
+        );
+        family
+    }
+
+    /// Whether the client's classes let it use the subnet at `position`
+    /// (the subnet's and its network's `client-class`).
+    fn allows(&self, position: usize, classes: &Classes) -> bool {
+        let subnet = &self.subnets[position].config;
+        let network_guard = subnet
+            .shared_network
+            .and_then(|network| self.config.shared_networks[network].client_class.as_deref());
+        classes.allows(subnet.client_class.as_deref()) && classes.allows(network_guard)
+    }
+
+    /// Kea's subnet selection; see the `select` module.
+    fn select_subnet(
+        &self,
+        query: &Query,
+        arrival: &Arrival<'_>,
+        classes: &Classes,
+    ) -> Option<usize> {
+        let allowed = |position: &usize| self.allows(*position, classes);
+        let containing =
+            |address: Ipv4Addr| self.index.containing(&self.config, address).filter(allowed);
+        if let Some(address) = query.selection_address() {
+            return containing(address);
+        }
+        if query.is_relayed() {
+            let by_relay = self.index.by_relay(query.giaddr).iter().copied();
+            return by_relay
+                .into_iter()
+                .find(allowed)
+                .or_else(|| containing(query.giaddr));
         }
         if !query.ciaddr.is_unspecified()
-            && let Some(subnet) = self.subnet_containing(query.ciaddr)
+            && let Some(position) = containing(query.ciaddr)
         {
-            return Some(subnet);
+            return Some(position);
         }
-        let by_name = self
-            .subnets
-            .iter()
-            .find(|s| s.config.interface.as_deref() == Some(arrival.interface));
-        by_name.or_else(|| self.subnet_containing(arrival.local_address))
+        let by_name = self.index.by_interface(arrival.interface).iter().copied();
+        by_name
+            .into_iter()
+            .find(allowed)
+            .or_else(|| containing(arrival.local_address))
     }
 
     fn subnet_containing(&self, address: Ipv4Addr) -> Option<&SubnetRuntime> {
-        self.subnets
-            .iter()
-            .find(|subnet| subnet.config.prefix.contains(&address))
+        let position = self.index.containing(&self.config, address)?;
+        self.subnets.get(position)
     }
 
     fn subnet_by_id(&self, id: u32) -> Option<&SubnetRuntime> {
-        self.subnets.iter().find(|subnet| subnet.config.id == id)
+        let position = self.index.by_id(id)?;
+        self.subnets.get(position)
     }
+
+    fn position_of(&self, subnet: &SubnetRuntime) -> usize {
+        self.index.by_id(subnet.config.id).unwrap_or(usize::MAX)
+    }
+}
+
+/// Kea's `setFixedFields`: subnet values (already inherited from network
+/// and global), overridden by the first class that sets each, overridden by
+/// the host reservation.
+fn set_fixed_fields(
+    reply: &mut ReplyBuilder,
+    subnet: &Subnet,
+    classes: &[&ClientClass],
+    host: Option<&Reservation>,
+) {
+    let first = |pick: &dyn Fn(&ClientClass) -> Option<&str>| {
+        classes
+            .iter()
+            .find_map(|class| pick(class))
+            .map(str::to_owned)
+    };
+    let next_server = host
+        .and_then(|host| host.next_server)
+        .or_else(|| classes.iter().find_map(|class| class.next_server))
+        .or(subnet.next_server);
+    reply.siaddr = next_server.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let sname = host
+        .and_then(|host| host.server_hostname.clone())
+        .or_else(|| first(&|class| class.server_hostname.as_deref()))
+        .or_else(|| subnet.server_hostname.clone());
+    let file = host
+        .and_then(|host| host.boot_file_name.clone())
+        .or_else(|| first(&|class| class.boot_file_name.as_deref()))
+        .or_else(|| subnet.boot_file_name.clone());
+    reply.sname = sname.map(String::into_bytes).unwrap_or_default();
+    reply.file = file.map(String::into_bytes).unwrap_or_default();
 }
 
 impl SubnetRuntime {
@@ -587,8 +934,9 @@ impl SubnetRuntime {
             .find(|pool| pool.first <= address && address <= pool.last)
     }
 
-    fn in_pool(&self, address: Ipv4Addr) -> bool {
-        self.pool_of(address).is_some()
+    fn in_allowed_pool(&self, address: Ipv4Addr, classes: &Classes) -> bool {
+        self.pool_of(address)
+            .is_some_and(|pool| classes.allows(pool.client_class.as_deref()))
     }
 }
 
@@ -647,18 +995,6 @@ fn destination(query: &Query, reply: &ReplyBuilder, arrival: &Arrival<'_>) -> De
     }
 }
 
-/// Subnet options first, then global options with codes the subnet does
-/// not set.
-fn merge_options(subnet: &[OptionData], global: &[OptionData]) -> Vec<OptionData> {
-    let mut merged = subnet.to_vec();
-    for option in global {
-        if !merged.iter().any(|existing| existing.code == option.code) {
-            merged.push(option.clone());
-        }
-    }
-    merged
-}
-
 impl Outcome {
     fn silent(silence: Silence) -> Self {
         Self {
@@ -676,5 +1012,15 @@ impl Outcome {
             silence: None,
             received: None,
         }
+    }
+}
+
+impl Engine {
+    /// Each subnet's configuration and lease table, for the administrative
+    /// commands in `admin.rs`.
+    pub(crate) fn subnet_tables(&self) -> impl Iterator<Item = (&Subnet, &Mutex<SubnetLeases>)> {
+        self.subnets
+            .iter()
+            .map(|subnet| (&subnet.config, &*subnet.leases))
     }
 }

@@ -11,15 +11,20 @@
 //!
 //! Start at [`Engine::handle`].
 
+mod admin;
+mod classify;
 mod engine;
+mod hosts;
+mod select;
 mod table;
 mod wire;
 
+pub use admin::{AdminError, PoolStatistics, SubnetStatistics};
 pub use engine::{
     Arrival, CLIENT_PORT, Destination, Engine, OFFER_HOLD_SECONDS, Outcome, Reply, SERVER_PORT,
     Silence,
 };
-pub use table::Client;
+pub use table::{Client, set_allocation_seed};
 pub use wire::{MalformedPacket, MessageType, Query};
 
 #[cfg(test)]

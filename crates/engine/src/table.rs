@@ -53,6 +53,19 @@ impl Slot {
     }
 }
 
+/// Where free-address searches start, as set by [`set_allocation_seed`].
+static ALLOCATION_SEED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Makes this process start its free-address searches at a point in each
+/// pool derived from `seed` instead of the pool's first address. Servers
+/// sharing a lease database each pick their own seed, so they rarely offer
+/// the same address at once; the database settles the rare collision. 0
+/// (the default) starts at the first address, as Kea's iterative
+/// allocator does.
+pub fn set_allocation_seed(seed: u32) {
+    ALLOCATION_SEED.store(seed, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The lease table of one subnet.
 #[derive(Debug, Default)]
 pub(crate) struct SubnetLeases {
@@ -118,16 +131,30 @@ impl SubnetLeases {
             .is_none_or(|slot| !slot.is_held_against(client, now))
     }
 
-    /// Finds a free address in `pools`, skipping those `is_reserved` names.
+    /// Finds a free address in the `pools` that `is_allowed` lets the client
+    /// use, skipping addresses `is_reserved` names.
     pub(crate) fn find_free(
         &mut self,
         pools: &[Pool],
         client: &Client,
         now: u64,
+        is_allowed: impl Fn(&Pool) -> bool,
         is_reserved: impl Fn(Ipv4Addr) -> bool,
     ) -> Option<Ipv4Addr> {
-        self.cursors.resize(pools.len(), 0);
+        if self.cursors.len() < pools.len() {
+            let seed = ALLOCATION_SEED.load(std::sync::atomic::Ordering::Relaxed);
+            let first_new = self.cursors.len();
+            // Each pool starts at its own point along the seed.
+            self.cursors
+                .extend((first_new..pools.len()).map(|index| match seed {
+                    0 => 0,
+                    seed => seed.wrapping_mul(2_654_435_761) ^ (index as u32).wrapping_mul(40_503),
+                }));
+        }
         for (index, pool) in pools.iter().enumerate() {
+            if !is_allowed(pool) {
+                continue;
+            }
             let first = u32::from(pool.first);
             let size = u32::from(pool.last).saturating_sub(first).saturating_add(1);
             let start = self.cursors[index] % size;

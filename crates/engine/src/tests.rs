@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use dhcproto::v4::borrowed;
 use leasehold_config::{
-    Config, ExpiredLeasesProcessing, HostIdentifier, InterfacesConfig, LeaseDatabase, Memfile,
-    MultiThreading, OptionData, Pool, Reservation, Subnet,
+    Config, ExpiredLeasesProcessing, HostIdentifier, IdentifierType, InterfacesConfig,
+    LeaseDatabase, Memfile, MultiThreading, OptionData, Pool, Reservation, ReservationModes,
+    Subnet,
 };
 use leasehold_leases::{LeaseChange, LeaseState};
 
@@ -30,11 +31,21 @@ fn option(code: u8, data: &[u8]) -> OptionData {
 fn subnet(id: u32, prefix: &str, first: [u8; 4], last: [u8; 4]) -> Subnet {
     Subnet {
         id,
+        shared_network: None,
+        client_class: None,
+        require_client_classes: vec![],
+        server_hostname: None,
+        boot_file_name: None,
+        match_client_id: true,
+        authoritative: false,
+        reservation_modes: ReservationModes::default(),
         prefix: prefix.parse().unwrap(),
         pools: vec![Pool {
             first: first.into(),
             last: last.into(),
             options: vec![],
+            client_class: None,
+            require_client_classes: vec![],
         }],
         options: vec![],
         reservations: vec![],
@@ -64,6 +75,10 @@ fn config() -> Config {
         address: Some(Ipv4Addr::new(198, 51, 100, 250)),
         hostname: Some("reserved-host".into()),
         options: vec![],
+        next_server: None,
+        server_hostname: None,
+        boot_file_name: None,
+        client_classes: vec![],
     }];
     let mut relayed = subnet(2, "10.0.0.0/16", [10, 0, 0, 10], [10, 0, 0, 12]);
     relayed.relay_addresses = vec![RELAY];
@@ -75,6 +90,7 @@ fn config() -> Config {
             persist: false,
             lfc_interval: 0,
         }),
+        hosts_database: None,
         valid_lifetime: 4000,
         renew_timer: Some(1000),
         rebind_timer: Some(2000),
@@ -102,6 +118,13 @@ fn config() -> Config {
             packet_queue_size: 64,
         },
         loggers: vec![],
+        shared_networks: vec![],
+        client_classes: vec![],
+        option_defs: vec![],
+        host_reservation_identifiers: vec![IdentifierType::HwAddress, IdentifierType::ClientId],
+        reservations: vec![],
+        echo_client_id: true,
+        control: leasehold_config::ControlConfig::default(),
         raw: serde_json::Value::Null,
     }
 }
@@ -382,6 +405,9 @@ fn init_reboot_from_an_unknown_client_is_ignored_unless_authoritative() {
 
     let mut config = config();
     config.authoritative = true;
+    for subnet in &mut config.subnets {
+        subnet.authoritative = true;
+    }
     let authoritative = Engine::new(config, vec![]).0;
     let ack = answer(&authoritative.handle(&query, &relay_arrival(), NOW));
     assert_eq!(
@@ -651,5 +677,51 @@ fn a_lease_without_client_id_belongs_to_the_same_hardware_address() {
     assert_ne!(
         offer.yiaddr, address,
         "a client-id the lease never had does not claim it"
+    );
+}
+
+#[test]
+fn an_offer_made_before_a_reload_is_honoured_after_it() {
+    let old = engine();
+    let offer = answer(&old.handle(&relayed(1, mac(1), &[]), &relay_arrival(), NOW));
+    let (new, orphans) = old.reconfigure(config());
+    assert!(orphans.is_empty());
+    // A worker still on the old engine leases to another client meanwhile.
+    let late = lease_via_relay(&old, mac(2), NOW);
+    let request = relayed(
+        3,
+        mac(1),
+        &[(50, &offer.yiaddr.octets()), (54, &SERVER.octets())],
+    );
+    let ack = answer(&new.handle(&request, &relay_arrival(), NOW));
+    assert_eq!(
+        (ack.message_type, ack.yiaddr),
+        (MessageType::Ack, offer.yiaddr)
+    );
+    let reboot = relayed(3, mac(2), &[(50, &late.octets())]);
+    let ack = answer(&new.handle(&reboot, &relay_arrival(), NOW));
+    assert_eq!((ack.message_type, ack.yiaddr), (MessageType::Ack, late));
+}
+
+#[test]
+fn a_subnet_whose_prefix_changes_keeps_the_leases_that_still_fit() {
+    let old = engine();
+    let address = lease_via_relay(&old, mac(1), NOW);
+    let mut narrower = config();
+    narrower.subnets[1].prefix = "10.0.0.0/24".parse().unwrap();
+    let (new, orphans) = old.reconfigure(narrower);
+    assert!(orphans.is_empty());
+    assert_eq!(new.leases().len(), 1);
+    let mut elsewhere = config();
+    elsewhere.subnets[1].prefix = "10.1.0.0/16".parse().unwrap();
+    elsewhere.subnets[1].pools[0] = Pool {
+        first: [10, 1, 0, 10].into(),
+        last: [10, 1, 0, 12].into(),
+        ..elsewhere.subnets[1].pools[0].clone()
+    };
+    let (_, orphans) = old.reconfigure(elsewhere);
+    assert_eq!(
+        orphans.iter().map(|l| l.address).collect::<Vec<_>>(),
+        [address]
     );
 }

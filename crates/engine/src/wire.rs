@@ -40,11 +40,15 @@ pub(crate) mod code {
     pub(crate) const PARAMETER_REQUEST_LIST: u8 = 55;
     pub(crate) const RENEWAL_TIME: u8 = 58;
     pub(crate) const REBINDING_TIME: u8 = 59;
+    pub(crate) const VENDOR_CLASS_IDENTIFIER: u8 = 60;
     pub(crate) const CLIENT_IDENTIFIER: u8 = 61;
     pub(crate) const RELAY_AGENT_INFORMATION: u8 = 82;
+    pub(crate) const SUBNET_SELECTION: u8 = 118;
     pub(crate) const END: u8 = 255;
 }
 
+/// Sub-option of option 82 naming the client's link (RFC 3527).
+const LINK_SELECTION_SUBOPTION: u8 = 5;
 /// Sub-option of option 82 carrying the relay's UDP source port (RFC 8357).
 const RELAY_SOURCE_PORT_SUBOPTION: u8 = 19;
 
@@ -171,6 +175,11 @@ pub struct Query {
     pub parameter_request_list: Vec<u8>,
     /// Relay agent information (option 82), raw.
     pub relay_agent_information: Option<Vec<u8>>,
+    /// Every option in the order received, instances of one code joined
+    /// (RFC 3396), for classification expressions.
+    pub options: Vec<(u8, Vec<u8>)>,
+    /// Length of the datagram.
+    pub length: usize,
 }
 
 impl Query {
@@ -210,11 +219,17 @@ impl Query {
             hostname: None,
             parameter_request_list: Vec::new(),
             relay_agent_information: None,
+            options: Vec::new(),
+            length: bytes.len(),
         };
         let mut message_type = None;
         for option in message.opts() {
             let code = u8::from(option.code());
             let data = option.data();
+            match query.options.iter_mut().find(|(known, _)| *known == code) {
+                Some((_, joined)) => joined.extend_from_slice(data),
+                None => query.options.push((code, data.to_vec())),
+            }
             match code {
                 code::MESSAGE_TYPE => {
                     let [value] = data else {
@@ -254,6 +269,33 @@ impl Query {
     /// True when the client asked for option `code` in option 55.
     pub fn asks_for(&self, code: u8) -> bool {
         self.parameter_request_list.contains(&code)
+    }
+
+    /// The payload of option `code`, if the query has it.
+    pub fn option(&self, code: u8) -> Option<&[u8]> {
+        self.options
+            .iter()
+            .find(|(known, _)| *known == code)
+            .map(|(_, data)| data.as_slice())
+    }
+
+    /// The payload of sub-option `code` of the relay agent information.
+    pub fn relay_sub_option(&self, code: u8) -> Option<&[u8]> {
+        let info = self.relay_agent_information.as_ref()?;
+        sub_options(info).find_map(|(known, data)| (known == code).then_some(data))
+    }
+
+    /// The address a relay or client asked subnet selection to use: the
+    /// link selection sub-option of option 82 (RFC 3527), else the subnet
+    /// selection option 118 (RFC 3011), as Kea checks them.
+    pub fn selection_address(&self) -> Option<Ipv4Addr> {
+        if let Some(link) = self.relay_sub_option(LINK_SELECTION_SUBOPTION)
+            && let Ok(octets) = <[u8; 4]>::try_from(link)
+        {
+            return Some(Ipv4Addr::from(octets));
+        }
+        let selection = self.option(code::SUBNET_SELECTION)?;
+        <[u8; 4]>::try_from(selection).ok().map(Ipv4Addr::from)
     }
 
     /// True when the relay agent included the RFC 8357 relay source port
@@ -300,6 +342,11 @@ pub(crate) struct ReplyBuilder {
     pub(crate) yiaddr: Ipv4Addr,
     pub(crate) siaddr: Ipv4Addr,
     pub(crate) giaddr: Ipv4Addr,
+    pub(crate) hops: u8,
+    /// `sname`, at most 63 bytes.
+    pub(crate) sname: Vec<u8>,
+    /// `file`, at most 127 bytes.
+    pub(crate) file: Vec<u8>,
     options: Vec<(u8, Vec<u8>)>,
 }
 
@@ -317,6 +364,9 @@ impl ReplyBuilder {
             yiaddr: Ipv4Addr::UNSPECIFIED,
             siaddr: Ipv4Addr::UNSPECIFIED,
             giaddr: query.giaddr,
+            hops: query.hops,
+            sname: Vec::new(),
+            file: Vec::new(),
             options: Vec::new(),
         }
     }
@@ -337,7 +387,8 @@ impl ReplyBuilder {
     /// several instances of the same code (RFC 3396).
     pub(crate) fn encode(mut self) -> Vec<u8> {
         let mut out = Vec::with_capacity(300);
-        out.extend_from_slice(&[BOOTREPLY, self.htype, self.chaddr.as_bytes().len() as u8, 0]);
+        let hlen = self.chaddr.as_bytes().len() as u8;
+        out.extend_from_slice(&[BOOTREPLY, self.htype, hlen, self.hops]);
         out.extend_from_slice(&self.xid.to_be_bytes());
         out.extend_from_slice(&0u16.to_be_bytes());
         out.extend_from_slice(&self.flags.to_be_bytes());
@@ -347,7 +398,14 @@ impl ReplyBuilder {
         let mut chaddr = [0u8; 16];
         chaddr[..self.chaddr.as_bytes().len()].copy_from_slice(self.chaddr.as_bytes());
         out.extend_from_slice(&chaddr);
-        out.resize(HEADER_LEN, 0);
+        let mut sname = [0u8; 64];
+        let length = self.sname.len().min(63);
+        sname[..length].copy_from_slice(&self.sname[..length]);
+        out.extend_from_slice(&sname);
+        let mut file = [0u8; 128];
+        let length = self.file.len().min(127);
+        file[..length].copy_from_slice(&self.file[..length]);
+        out.extend_from_slice(&file);
         out.extend_from_slice(&MAGIC_COOKIE);
 
         put_option(&mut out, code::MESSAGE_TYPE, &[self.message_type.code()]);
