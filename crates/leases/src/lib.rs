@@ -4,7 +4,8 @@
 //! [`LeaseStore`] trait through which the server makes lease changes durable.
 //! The memfile backend ([`memfile`]) reads and writes ISC Kea's `leases4.csv`
 //! format, so a lease file can move between Kea and leasehold in both
-//! directions.
+//! directions; the SQL backends ([`sql`]) keep leases in Kea's PostgreSQL
+//! and MySQL schema, which several servers may share.
 //!
 //! The crate does no allocation and keeps no index: deciding which address a
 //! client gets is the engine's job. A store only loads what was persisted and
@@ -13,6 +14,7 @@
 
 mod lease;
 pub mod memfile;
+pub mod sql;
 
 pub use lease::{ClientId, HwAddr, Lease, LeaseState, ParseIdentifierError};
 
@@ -50,6 +52,14 @@ pub trait LeaseStore: Send {
     /// a crash of the process or the machine.
     fn commit(&mut self, changes: &[LeaseChange]) -> Result<(), StoreError>;
 
+    /// Like [`commit`](Self::commit), for stores shared with other servers:
+    /// a change that finds its address held by another client is not made,
+    /// and is returned as [`Lost`]; every other change is durable on `Ok`.
+    /// A store no one else writes to loses nothing.
+    fn commit_contested(&mut self, changes: &[LeaseChange]) -> Result<Vec<Lost>, StoreError> {
+        self.commit(changes).map(|()| Vec::new())
+    }
+
     /// Rewrites the store so it holds only `leases`, dropping the history of
     /// changes (Kea's lease file cleanup). Stores with nothing to compact do
     /// nothing.
@@ -57,6 +67,17 @@ pub trait LeaseStore: Send {
         let _ = leases;
         Ok(())
     }
+}
+
+/// A change another server beat us to: its address is held by another
+/// client, so the change was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lost {
+    /// The change's position in the batch given to
+    /// [`commit_contested`](LeaseStore::commit_contested).
+    pub index: usize,
+    /// The lease that holds the address.
+    pub holder: Lease,
 }
 
 /// What can go wrong while loading or persisting leases.
@@ -89,4 +110,24 @@ pub enum StoreError {
         /// The process id it names.
         pid: u32,
     },
+    /// The lease database cannot be reached now; the store reconnects.
+    #[error("{database} unavailable: {reason}")]
+    Unavailable {
+        /// Where the database is (never the password).
+        database: String,
+        /// The connection error.
+        reason: String,
+    },
+    /// The lease database refused a statement.
+    #[error("{database}: {reason}")]
+    Database {
+        /// Where the database is.
+        database: String,
+        /// The error the server reported.
+        reason: String,
+    },
+    /// The database holds no schema, or one of a version leasehold does not
+    /// serve.
+    #[error("{0}")]
+    Schema(String),
 }
