@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use leasehold_engine::Reply;
-use leasehold_leases::{LeaseChange, LeaseStore};
-use tracing::{error, info, warn};
+use leasehold_leases::{LeaseChange, LeaseStore, Lost};
+use tracing::{debug, error, info, warn};
 
 use crate::Shared;
 use crate::socket::InterfaceSocket;
@@ -16,16 +16,27 @@ use crate::socket::InterfaceSocket;
 /// Most jobs folded into one commit; bounds the latency of the first.
 const MAX_BATCH: usize = 4096;
 
+/// Lease changes and the reply that may leave once they are durable.
+pub(crate) struct Pending {
+    pub(crate) changes: Vec<LeaseChange>,
+    pub(crate) reply: Option<Reply>,
+}
+
 /// Work for the committer.
 pub(crate) enum Job {
-    /// Persist `changes`, then send `reply` (if any) through `via`.
+    /// Persist every change of `batch`, then send the replies through `via`.
     Commit {
-        changes: Vec<LeaseChange>,
-        reply: Option<Reply>,
+        batch: Vec<Pending>,
         via: Option<Arc<InterfaceSocket>>,
     },
     /// Rewrite the lease store from the engine's current leases.
     Compact,
+    /// Persist `changes` made through the control API, then report the
+    /// outcome on `done`.
+    Durable {
+        changes: Vec<LeaseChange>,
+        done: Sender<Result<(), String>>,
+    },
 }
 
 /// The committer thread and the way to reach it.
@@ -58,41 +69,103 @@ impl Committer {
 
 fn run(mut store: Box<dyn LeaseStore>, shared: &Shared, jobs: &Receiver<Job>) {
     let mut failures = FailureLog::default();
+    let mut races = RaceLog::default();
     while let Ok(first) = jobs.recv() {
         let mut changes = Vec::new();
-        let mut replies = Vec::new();
+        // For each change, the reply it holds back (numbered in batch order).
+        let mut owners: Vec<Option<usize>> = Vec::new();
+        let mut replies: Vec<(Arc<InterfaceSocket>, Vec<Reply>, Vec<usize>)> = Vec::new();
+        let mut numbered = 0;
         let mut compact = false;
+        let mut notify = Vec::new();
         for job in std::iter::once(first).chain(jobs.try_iter().take(MAX_BATCH)) {
-            match job {
-                Job::Commit {
+            let (batch, via) = match job {
+                Job::Commit { batch, via } => (batch, via),
+                Job::Durable {
                     changes: more,
-                    reply,
-                    via,
+                    done,
                 } => {
+                    owners.extend(std::iter::repeat_n(None, more.len()));
                     changes.extend(more);
-                    if let (Some(reply), Some(via)) = (reply, via) {
-                        replies.push((reply, via));
-                    }
+                    notify.push(done);
+                    continue;
                 }
-                Job::Compact => compact = true,
+                Job::Compact => {
+                    compact = true;
+                    continue;
+                }
+            };
+            let mut outgoing = Vec::new();
+            let mut numbers = Vec::new();
+            for pending in batch {
+                let number = pending.reply.is_some().then_some(numbered);
+                numbered += usize::from(number.is_some());
+                owners.extend(std::iter::repeat_n(number, pending.changes.len()));
+                changes.extend(pending.changes);
+                outgoing.extend(pending.reply);
+                numbers.extend(number);
+            }
+            match (via, replies.last_mut()) {
+                (Some(via), Some((last, queued, queued_numbers))) if Arc::ptr_eq(&via, last) => {
+                    queued.extend(outgoing);
+                    queued_numbers.extend(numbers);
+                }
+                (Some(via), _) => replies.push((via, outgoing, numbers)),
+                (None, _) => {}
             }
         }
-        match store.commit(&changes) {
-            Ok(()) => {
-                for (reply, via) in &replies {
-                    crate::send(shared, via, reply);
+        let waiting: usize = replies.iter().map(|(_, queued, _)| queued.len()).sum();
+        match store.commit_contested(&changes) {
+            Ok(lost) => {
+                let withheld = settle_lost(shared, &lost, &owners, &mut races);
+                for (via, queued, numbers) in &mut replies {
+                    if !withheld.is_empty() {
+                        let mut numbers = numbers.iter();
+                        queued.retain(|_| {
+                            numbers
+                                .next()
+                                .is_none_or(|number| !withheld.contains(number))
+                        });
+                    }
+                    crate::send_replies(shared, via, queued);
                 }
                 failures.recovered();
+                notify.iter().for_each(|done| drop(done.send(Ok(()))));
             }
             Err(error) => {
-                shared.stats.commit_failed(replies.len());
-                failures.failed(&error, replies.len());
+                shared.stats.commit_failed(waiting);
+                failures.failed(&error, waiting);
+                notify
+                    .iter()
+                    .for_each(|done| drop(done.send(Err(error.to_string()))));
             }
         }
         if compact {
             compact_store(store.as_mut(), shared);
         }
     }
+}
+
+/// Tells the engine who holds each address another server won, so it is
+/// not offered again, and returns the numbers of the replies to withhold.
+fn settle_lost(
+    shared: &Shared,
+    lost: &[Lost],
+    owners: &[Option<usize>],
+    races: &mut RaceLog,
+) -> std::collections::HashSet<usize> {
+    if lost.is_empty() {
+        return std::collections::HashSet::new();
+    }
+    let engine = shared.engine.load();
+    for race in lost {
+        debug!(address = %race.holder.address, "address taken by another server; ACK withheld");
+        engine.adopt(race.holder.clone());
+    }
+    races.lost(lost.len());
+    lost.iter()
+        .filter_map(|race| owners.get(race.index).copied().flatten())
+        .collect()
 }
 
 fn compact_store(store: &mut dyn LeaseStore, shared: &Shared) {
@@ -134,6 +207,32 @@ impl FailureLog {
             info!(after = ?since.elapsed(), "lease store writable again");
             self.last_logged = None;
             self.withheld = 0;
+        }
+    }
+}
+
+/// Counts races lost to other servers sharing the lease database, logged
+/// at most every ten seconds.
+#[derive(Default)]
+struct RaceLog {
+    last_logged: Option<Instant>,
+    count: usize,
+}
+
+impl RaceLog {
+    fn lost(&mut self, races: usize) {
+        self.count += races;
+        let due = self
+            .last_logged
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
+        if due {
+            info!(
+                addresses = self.count,
+                "addresses were taken by another server sharing the lease database; \
+                 their ACKs were withheld"
+            );
+            self.last_logged = Some(Instant::now());
+            self.count = 0;
         }
     }
 }

@@ -16,6 +16,8 @@
 //! after in-flight leases are committed; SIGHUP reloads the configuration.
 
 mod committer;
+mod control;
+mod database;
 mod socket;
 mod stats;
 
@@ -27,18 +29,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use leasehold_config::{Config, LeaseDatabase};
-use leasehold_engine::{Arrival, Engine};
+use leasehold_engine::{Arrival, Engine, Reply};
 use leasehold_leases::memfile::MemfileStore;
 use leasehold_leases::{LeaseStore, StoreError};
 use tracing::{debug, info, warn};
 
-use crate::committer::{Committer, Job};
-use crate::socket::InterfaceSocket;
+use crate::committer::{Committer, Job, Pending};
+pub use crate::control::reload::ReloadError;
 pub use crate::socket::SocketError;
+use crate::socket::{InterfaceSocket, ReceiveBatch};
 pub use crate::stats::Stats;
-
-/// Largest datagram accepted; DHCP messages are far smaller.
-const MAX_DATAGRAM: usize = 4096;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,9 @@ pub enum StartError {
     /// The configuration lists no interface to serve.
     #[error("interfaces-config lists no interface to serve")]
     NoInterfaces,
+    /// The control API's HTTP listener or unix socket could not be opened.
+    #[error("cannot open the control API listener: {0}")]
+    Control(std::io::Error),
 }
 
 /// Seconds since the Unix epoch: the only clock the engine sees.
@@ -75,6 +78,7 @@ pub struct Server {
     workers: Vec<JoinHandle<()>>,
     housekeeper: Option<JoinHandle<()>>,
     committer: Option<Committer>,
+    control: Option<control::ControlListener>,
 }
 
 impl Server {
@@ -84,6 +88,8 @@ impl Server {
         if config.interfaces.interfaces.is_empty() {
             return Err(StartError::NoInterfaces);
         }
+        let mut config = config;
+        database::add_host_reservations(&mut config)?;
         let mut store = open_store(&config)?;
         let leases = store.load()?;
         let loaded = leases.len();
@@ -107,6 +113,12 @@ impl Server {
             config_path: config_path.map(Path::to_path_buf),
         });
         let committer = Committer::start(store, Arc::clone(&shared));
+        let control = control::ControlListener::start(
+            Arc::clone(&shared),
+            committer.sender(),
+            &config.control,
+        )
+        .map_err(StartError::Control)?;
 
         let per_interface = worker_count(&config);
         let mut workers = Vec::new();
@@ -137,6 +149,7 @@ impl Server {
             workers,
             housekeeper,
             committer: Some(committer),
+            control: Some(control),
         })
     }
 
@@ -148,21 +161,9 @@ impl Server {
     /// Re-reads the configuration file and swaps it in, keeping every
     /// lease. A configuration that does not load is refused and the running
     /// one keeps serving.
-    pub fn reload(&self) -> Result<(), leasehold_config::ConfigError> {
-        let Some(path) = &self.shared.config_path else {
-            return Ok(());
-        };
-        let config = Config::load(path)?;
-        let (engine, orphans) = self.shared.engine.load().reconfigure(config);
-        if !orphans.is_empty() {
-            warn!(
-                count = orphans.len(),
-                "leases of removed subnets are no longer served"
-            );
-        }
-        self.shared.engine.store(Arc::new(engine));
-        info!(path = %path.display(), "configuration reloaded");
-        Ok(())
+    /// The same path serves SIGHUP and the control API's `config-reload`.
+    pub fn reload(&self) -> Result<(), ReloadError> {
+        control::reload::reload_file(&self.shared)
     }
 
     /// Blocks until SIGTERM or SIGINT, reloading on SIGHUP, then stops.
@@ -184,6 +185,9 @@ impl Server {
 
     /// Stops taking packets, commits what is in flight, and returns.
     pub fn stop(mut self) {
+        if let Some(control) = self.control.take() {
+            control.stop();
+        }
         self.shared.stopping.store(true, Ordering::Relaxed);
         for worker in self.workers.drain(..) {
             let _ = worker.join();
@@ -204,6 +208,12 @@ fn open_store(config: &Config) -> Result<Box<dyn LeaseStore>, StoreError> {
             memfile.name.clone(),
             memfile.persist,
         )?)),
+        LeaseDatabase::Sql(database) => {
+            // Servers sharing the database start their address searches
+            // apart; see `leasehold_engine::set_allocation_seed`.
+            leasehold_engine::set_allocation_seed(std::process::id() ^ (now() as u32) | 1);
+            leasehold_leases::sql::open(&database::params(database))
+        }
     }
 }
 
@@ -220,43 +230,51 @@ fn worker_count(config: &Config) -> usize {
     }
 }
 
-/// A worker: receive, decide, reply or hand over to the committer.
+/// A worker: receive a batch, decide, send the replies that change no
+/// lease, and hand the rest to the committer in one job.
 fn serve(shared: &Shared, socket: &Arc<InterfaceSocket>, jobs: &crossbeam_channel::Sender<Job>) {
-    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    let mut batch = ReceiveBatch::new();
+    let mut immediate = Vec::with_capacity(socket::BATCH);
+    let mut pending = Vec::new();
     while !shared.stopping.load(Ordering::Relaxed) {
-        let (len, source) = match socket.socket.recv_from(&mut buffer) {
-            Ok(received) => received,
+        match batch.receive(&socket.socket) {
+            Ok(_) => {}
             Err(error) if is_timeout(&error) => continue,
             Err(error) => {
                 shared.stats.receive_error(&error);
                 continue;
             }
-        };
-        let std::net::SocketAddr::V4(source) = source else {
-            continue;
-        };
-        let arrival = Arrival {
-            interface: &socket.name,
-            local_address: socket.address,
-            source,
-        };
+        }
         let engine = shared.engine.load();
-        let outcome = engine.handle(&buffer[..len], &arrival, now());
-        shared.stats.count(&outcome);
-        if let Some(silence) = outcome.silence {
-            debug!(interface = %socket.name, %source, reason = %silence, "no reply");
-        }
-        if outcome.changes.is_empty() {
-            if let Some(reply) = outcome.reply {
-                send(shared, socket, &reply);
+        let now = now();
+        for (datagram, source) in batch.datagrams() {
+            let arrival = Arrival {
+                interface: &socket.name,
+                local_address: socket.address,
+                source,
+            };
+            let outcome = engine.handle(datagram, &arrival, now);
+            shared.stats.count(&outcome);
+            if let Some(silence) = outcome.silence {
+                debug!(interface = %socket.name, %source, reason = %silence, "no reply");
             }
+            match (outcome.changes.is_empty(), outcome.reply) {
+                (true, Some(reply)) => immediate.push(reply),
+                (true, None) => {}
+                (false, reply) => pending.push(Pending {
+                    changes: outcome.changes,
+                    reply,
+                }),
+            }
+        }
+        send_replies(shared, socket, &immediate);
+        immediate.clear();
+        if pending.is_empty() {
             continue;
         }
-        let via = Some(Arc::clone(socket));
         let job = Job::Commit {
-            changes: outcome.changes,
-            reply: outcome.reply,
-            via,
+            batch: std::mem::take(&mut pending),
+            via: Some(Arc::clone(socket)),
         };
         if jobs.send(job).is_err() {
             break;
@@ -271,10 +289,25 @@ fn is_timeout(error: &std::io::Error) -> bool {
     )
 }
 
-fn send(shared: &Shared, socket: &InterfaceSocket, reply: &leasehold_engine::Reply) {
-    match socket.send(&reply.bytes, reply.destination) {
-        Ok(()) => shared.stats.sent(reply.message_type),
-        Err(error) => shared.stats.send_error(&error, reply.destination),
+/// Sends replies through `socket` in as few system calls as possible.
+fn send_replies(shared: &Shared, socket: &InterfaceSocket, replies: &[Reply]) {
+    let mut datagrams = Vec::with_capacity(replies.len());
+    let mut kinds = Vec::with_capacity(replies.len());
+    for reply in replies {
+        match socket.resolve(reply.destination) {
+            Ok(target) => {
+                datagrams.push((reply.bytes.as_slice(), target));
+                kinds.push(reply.message_type);
+            }
+            Err(error) => shared.stats.send_error(&error, reply.destination),
+        }
+    }
+    let failures = socket.send_batch(&datagrams);
+    for (index, kind) in kinds.into_iter().enumerate() {
+        match failures.iter().find(|(failed, _)| *failed == index) {
+            None => shared.stats.sent(kind),
+            Some((_, error)) => shared.stats.send_error(error, replies[index].destination),
+        }
     }
 }
 
@@ -302,14 +335,17 @@ fn housekeep(shared: &Shared, jobs: &crossbeam_channel::Sender<Job>) {
             let changes = engine.reclaim_expired(now(), limit);
             if !changes.is_empty() {
                 shared.stats.reclaimed(changes.len());
-                let _ = jobs.send(Job::Commit {
+                shared.stats.reclaimed_changes(&changes);
+                let batch = vec![Pending {
                     changes,
                     reply: None,
-                    via: None,
-                });
+                }];
+                let _ = jobs.send(Job::Commit { batch, via: None });
             }
         }
-        let LeaseDatabase::Memfile(memfile) = &config.lease_database;
+        let Some(memfile) = config.lease_database.memfile() else {
+            continue;
+        };
         if memfile.lfc_interval > 0
             && since_compaction >= Duration::from_secs(memfile.lfc_interval.into())
         {

@@ -119,20 +119,6 @@ fn open(name: &str, address: Ipv4Addr) -> Result<InterfaceSocket, SocketError> {
 }
 
 impl InterfaceSocket {
-    /// Sends a reply where the engine said it must go.
-    pub(crate) fn send(&self, bytes: &[u8], destination: Destination) -> io::Result<()> {
-        let target = match destination {
-            Destination::Relay(relay) => relay,
-            Destination::Client(address) => SocketAddrV4::new(address, CLIENT_PORT),
-            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
-            Destination::Unconfigured { address, hwaddr } => {
-                self.add_arp_entry(address, hwaddr)?;
-                SocketAddrV4::new(address, CLIENT_PORT)
-            }
-        };
-        self.socket.send_to(bytes, target).map(drop)
-    }
-
     /// Tells the kernel that `address` is at `hwaddr` on this interface, so
     /// a unicast reply reaches a client that cannot answer ARP yet (the
     /// approach of RFC 2131 section 4.1 for servers without raw sockets).
@@ -172,5 +158,174 @@ impl InterfaceSocket {
             0 => Ok(()),
             _ => Err(io::Error::last_os_error()),
         }
+    }
+}
+
+/// Datagrams received or sent in one system call.
+pub(crate) const BATCH: usize = 32;
+
+/// Room for one datagram; DHCP messages are far smaller.
+const DATAGRAM_ROOM: usize = 1500;
+
+/// Buffers for receiving up to [`BATCH`] datagrams with one `recvmmsg`.
+pub(crate) struct ReceiveBatch {
+    buffers: Vec<[u8; DATAGRAM_ROOM]>,
+    sources: Vec<libc::sockaddr_in>,
+    lengths: Vec<usize>,
+    count: usize,
+}
+
+impl ReceiveBatch {
+    pub(crate) fn new() -> Self {
+        Self {
+            buffers: vec![[0; DATAGRAM_ROOM]; BATCH],
+            // SAFETY: sockaddr_in is a plain C struct; all-zero is valid.
+            sources: vec![unsafe { std::mem::zeroed() }; BATCH],
+            lengths: vec![0; BATCH],
+            count: 0,
+        }
+    }
+
+    /// Waits (up to the socket's receive timeout) for at least one datagram
+    /// and takes every one already queued, up to [`BATCH`].
+    pub(crate) fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        let mut iovecs: Vec<libc::iovec> = self
+            .buffers
+            .iter_mut()
+            .map(|buffer| libc::iovec {
+                iov_base: buffer.as_mut_ptr().cast(),
+                iov_len: buffer.len(),
+            })
+            .collect();
+        let mut headers: Vec<libc::mmsghdr> = iovecs
+            .iter_mut()
+            .zip(self.sources.iter_mut())
+            .map(|(iovec, source)| libc::mmsghdr {
+                msg_hdr: message_header(iovec, (source as *mut libc::sockaddr_in).cast()),
+                msg_len: 0,
+            })
+            .collect();
+        // SAFETY: every header points at an iovec, a buffer and a
+        // sockaddr_in owned by `self` or by the locals above, all of which
+        // outlive the call; the lengths passed match the allocations.
+        let received = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                headers.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        let count = usize::try_from(received).map_err(|_| io::Error::last_os_error())?;
+        for (length, header) in self.lengths.iter_mut().zip(&headers[..count]) {
+            *length = header.msg_len as usize;
+        }
+        self.count = count;
+        Ok(count)
+    }
+
+    /// The datagrams of the last receive, with their sources.
+    pub(crate) fn datagrams(&self) -> impl Iterator<Item = (&[u8], SocketAddrV4)> {
+        (0..self.count).map(|index| {
+            let source = self.sources[index];
+            let address = Ipv4Addr::from(u32::from_be(source.sin_addr.s_addr));
+            let port = u16::from_be(source.sin_port);
+            (
+                &self.buffers[index][..self.lengths[index]],
+                SocketAddrV4::new(address, port),
+            )
+        })
+    }
+}
+
+fn message_header(iovec: &mut libc::iovec, name: *mut libc::c_void) -> libc::msghdr {
+    // SAFETY: msghdr is a plain C struct; all-zero is a valid empty header.
+    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+    header.msg_name = name;
+    header.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    header.msg_iov = iovec;
+    header.msg_iovlen = 1;
+    header
+}
+
+fn socket_address(address: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: address.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*address.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+impl InterfaceSocket {
+    /// Sends datagrams with as few system calls as the kernel allows
+    /// (`sendmmsg`). Returns the datagrams that could not be sent, by
+    /// index, with the reason.
+    pub(crate) fn send_batch(
+        &self,
+        datagrams: &[(&[u8], SocketAddrV4)],
+    ) -> Vec<(usize, io::Error)> {
+        let mut targets: Vec<libc::sockaddr_in> = datagrams
+            .iter()
+            .map(|(_, target)| socket_address(*target))
+            .collect();
+        let mut iovecs: Vec<libc::iovec> = datagrams
+            .iter()
+            .map(|(bytes, _)| libc::iovec {
+                iov_base: bytes.as_ptr() as *mut _,
+                iov_len: bytes.len(),
+            })
+            .collect();
+        let mut headers: Vec<libc::mmsghdr> = iovecs
+            .iter_mut()
+            .zip(targets.iter_mut())
+            .map(|(iovec, target)| libc::mmsghdr {
+                msg_hdr: message_header(iovec, (target as *mut libc::sockaddr_in).cast()),
+                msg_len: 0,
+            })
+            .collect();
+        let mut failures = Vec::new();
+        let mut next = 0;
+        while next < headers.len() {
+            let remaining = &mut headers[next..];
+            // SAFETY: the headers point at iovecs, payloads and addresses
+            // that live until the end of this function; the kernel only
+            // reads the payloads (the cast to *mut is what iovec requires).
+            let result = unsafe {
+                libc::sendmmsg(
+                    self.socket.as_raw_fd(),
+                    remaining.as_mut_ptr(),
+                    remaining.len() as libc::c_uint,
+                    0,
+                )
+            };
+            match usize::try_from(result) {
+                Ok(0) => break,
+                Ok(count) => next += count,
+                // The kernel refused the first datagram: skip it, go on.
+                Err(_) => {
+                    failures.push((next, io::Error::last_os_error()));
+                    next += 1;
+                }
+            }
+        }
+        failures
+    }
+
+    /// The socket address a reply goes to, making the ARP entry a reply
+    /// to an unconfigured client needs.
+    pub(crate) fn resolve(&self, destination: Destination) -> io::Result<SocketAddrV4> {
+        Ok(match destination {
+            Destination::Relay(relay) => relay,
+            Destination::Client(address) => SocketAddrV4::new(address, CLIENT_PORT),
+            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+            Destination::Unconfigured { address, hwaddr } => {
+                self.add_arp_entry(address, hwaddr)?;
+                SocketAddrV4::new(address, CLIENT_PORT)
+            }
+        })
     }
 }

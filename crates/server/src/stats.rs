@@ -1,11 +1,16 @@
 //! Packet statistics under Kea's names (`pkt4-received`,
-//! `pkt4-ack-sent`, ...), counted with relaxed atomics.
+//! `pkt4-ack-sent`, ...), counted with relaxed atomics, and the few
+//! lease counters Kea keeps (`cumulative-assigned-addresses`,
+//! `reclaimed-leases`, ...). Per-subnet address counts are not kept here:
+//! the control API computes them from the engine's lease tables when asked.
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use leasehold_engine::{Destination, MessageType, Outcome, Silence};
+use leasehold_leases::{LeaseChange, LeaseState};
 use parking_lot::Mutex;
 use tracing::warn;
 
@@ -25,7 +30,6 @@ fn index(message_type: MessageType) -> usize {
 }
 
 /// Server-wide counters.
-#[derive(Default)]
 pub struct Stats {
     received: AtomicU64,
     received_by_type: [AtomicU64; 8],
@@ -35,7 +39,32 @@ pub struct Stats {
     receive_drop: AtomicU64,
     commit_failed: AtomicU64,
     reclaimed: AtomicU64,
+    reclaimed_declined: AtomicU64,
+    /// New leases per subnet id (Kea's `cumulative-assigned-addresses`).
+    assigned_by_subnet: Mutex<HashMap<u32, u64>>,
     io_errors: Mutex<Option<Instant>>,
+    started: Option<Instant>,
+    reloaded: Mutex<Option<Instant>>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            received: AtomicU64::default(),
+            received_by_type: Default::default(),
+            sent: AtomicU64::default(),
+            sent_by_type: Default::default(),
+            parse_failed: AtomicU64::default(),
+            receive_drop: AtomicU64::default(),
+            commit_failed: AtomicU64::default(),
+            reclaimed: AtomicU64::default(),
+            reclaimed_declined: AtomicU64::default(),
+            assigned_by_subnet: Mutex::default(),
+            io_errors: Mutex::default(),
+            started: Some(Instant::now()),
+            reloaded: Mutex::default(),
+        }
+    }
 }
 
 impl Stats {
@@ -43,6 +72,14 @@ impl Stats {
         self.received.fetch_add(1, Ordering::Relaxed);
         if let Some(received) = outcome.received {
             self.received_by_type[index(received)].fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome.received == Some(MessageType::Request)
+            && outcome
+                .reply
+                .as_ref()
+                .is_some_and(|reply| reply.message_type == MessageType::Ack)
+        {
+            self.assigned(&outcome.changes);
         }
         match outcome.silence {
             Some(Silence::Malformed(_)) => {
@@ -68,6 +105,50 @@ impl Stats {
 
     pub(crate) fn reclaimed(&self, leases: usize) {
         self.reclaimed.fetch_add(leases as u64, Ordering::Relaxed);
+    }
+
+    /// Counts reclaimed leases that were declined addresses; a DECLINE
+    /// clears the lease's client, so a reclaimed lease without hardware
+    /// address and client identifier was one.
+    pub(crate) fn reclaimed_changes(&self, changes: &[LeaseChange]) {
+        let declined = changes
+            .iter()
+            .map(LeaseChange::lease)
+            .filter(|lease| lease.hwaddr.is_none() && lease.client_id.is_none())
+            .count();
+        self.reclaimed_declined
+            .fetch_add(declined as u64, Ordering::Relaxed);
+    }
+
+    /// Counts leases handed out: every ACKed REQUEST and every lease added
+    /// through the control API. Unlike Kea, a renewal counts too; the
+    /// engine does not tell a new lease from an extended one.
+    pub(crate) fn assigned(&self, changes: &[LeaseChange]) {
+        let mut by_subnet = self.assigned_by_subnet.lock();
+        for change in changes {
+            if let LeaseChange::Upsert(lease) = change
+                && lease.state == LeaseState::Assigned
+            {
+                *by_subnet.entry(lease.subnet_id).or_default() += 1;
+            }
+        }
+    }
+
+    /// Leases handed out per subnet id since start.
+    pub(crate) fn assigned_by_subnet(&self) -> HashMap<u32, u64> {
+        self.assigned_by_subnet.lock().clone()
+    }
+
+    /// Records a configuration reload, for `status-get`.
+    pub(crate) fn reloaded(&self) {
+        *self.reloaded.lock() = Some(Instant::now());
+    }
+
+    /// Seconds since start and since the last reload (or start).
+    pub(crate) fn uptime(&self) -> (u64, u64) {
+        let started = self.started.unwrap_or_else(Instant::now);
+        let reloaded = self.reloaded.lock().unwrap_or(started);
+        (started.elapsed().as_secs(), reloaded.elapsed().as_secs())
     }
 
     pub(crate) fn receive_error(&self, error: &io::Error) {
@@ -101,6 +182,10 @@ impl Stats {
             ("pkt4-parse-failed".to_owned(), load(&self.parse_failed)),
             ("pkt4-receive-drop".to_owned(), load(&self.receive_drop)),
             ("reclaimed-leases".to_owned(), load(&self.reclaimed)),
+            (
+                "reclaimed-declined-addresses".to_owned(),
+                load(&self.reclaimed_declined),
+            ),
             (
                 "leasehold-commit-failed".to_owned(),
                 load(&self.commit_failed),
