@@ -4,7 +4,7 @@
 CARGO ?= cargo
 CONFIG ?=
 
-.PHONY: build run test lint clean
+.PHONY: build run test lint clean bench
 
 build:
 	$(CARGO) build --release --locked
@@ -19,6 +19,12 @@ test:
 	./scripts/test-deps.sh
 	$(CARGO) build --release --locked
 	$(CARGO) nextest run --workspace --locked --release
+
+# leasehold and Kea 2.2 side by side under perfdhcp and `leasehold perf` load (root, Kea,
+# perfdhcp and jq needed; about five minutes). See bench/bench.sh.
+bench: build
+	$(CARGO) build --release --locked -p leasehold-perf --example responder
+	./bench/bench.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use leasehold_config::{Config, LogOutput, Severity};
 use leasehold_server::Server;
 
+mod db;
+mod perf;
+
 /// The sample configuration `serve` runs when no file is given.
 const SAMPLE_CONFIG: &str = include_str!("../etc/leasehold.json");
 
@@ -49,12 +52,21 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Drive a server with DHCP load (like perfdhcp) and report rates, drops and latency.
+    Perf(perf::PerfArgs),
+    /// One real exchange against a server: exit 0 with a lease, else 1.
+    Probe(perf::ProbeArgs),
+    /// Create, upgrade or show Kea's schema in a PostgreSQL or MySQL database.
+    Db(db::DbArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { config } => check_config(&config),
+        Command::Perf(args) => perf::perf(&args),
+        Command::Probe(args) => perf::probe(&args),
+        Command::Db(args) => db::run(&args),
         Command::Serve { config } => match serve(config.as_deref(), cli.log_format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
