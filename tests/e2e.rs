@@ -51,6 +51,11 @@ fn acked_leases_survive_kill9() {
 }
 
 #[test]
+fn acked_leases_survive_sigterm() {
+    scenarios::acked_leases_survive_sigterm(&leasehold());
+}
+
+#[test]
 fn leasehold_restarts_on_its_own_lease_file() {
     scenarios::lease_file_handover(&leasehold(), &leasehold());
 }

@@ -21,6 +21,7 @@ mod error;
 mod leasefile;
 mod net;
 mod process;
+mod raw;
 mod relay;
 pub mod scenarios;
 mod server;
@@ -36,6 +37,7 @@ pub use net::{
     RELAY_SERVER_ADDR, RelayGuard, Side, TestNet,
 };
 pub use process::Finished;
+pub use raw::{ParsedReply, QueryBuilder, RawRelay};
 pub use relay::{Assignment, RelayClient, RequestOutcome};
 pub use server::{
     PROBE_MAC, SERVING_TIMEOUT, ServerKind, ServerProcess, TERMINATE_TIMEOUT, server_command,

@@ -227,6 +227,27 @@ pub fn relay_client_lifecycle(kind: &ServerKind) {
 /// ACK; the server is killed with SIGKILL in the middle and started again. Every recorded ACK
 /// must be in the lease file, and every client must get its address back.
 pub fn acked_leases_survive_kill9(kind: &ServerKind) {
+    acked_leases_survive_stop(kind, Stop::Kill9);
+}
+
+/// How a server is stopped under load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGKILL: nothing gets to run; only what was synced survives.
+    Kill9,
+    /// SIGTERM: a graceful stop, which must end with exit status 0.
+    Terminate,
+}
+
+/// [`acked_leases_survive_kill9`] with SIGTERM: the server must also exit with status 0.
+pub fn acked_leases_survive_sigterm(kind: &ServerKind) {
+    acked_leases_survive_stop(kind, Stop::Terminate);
+}
+
+/// Under perfdhcp load, the relay client leases addresses until the server is stopped by
+/// `stop`; after a restart every ACKed lease must be in the lease file and every client must
+/// get its address back.
+pub fn acked_leases_survive_stop(kind: &ServerKind, stop: Stop) {
     let mut lab = Lab::start(kind, |_| {});
     let (agent, server) = (RELAY_AGENT_ADDR.to_string(), RELAY_SERVER_ADDR.to_string());
     let load = [
@@ -244,8 +265,14 @@ pub fn acked_leases_survive_kill9(kind: &ServerKind) {
             }
             thread::sleep(Duration::from_millis(1));
         }
-        let killed = lab.server.kill9();
-        lab.check(killed);
+        let status = match stop {
+            Stop::Kill9 => lab.server.kill9(),
+            Stop::Terminate => lab.server.terminate(),
+        };
+        let status = lab.check(status);
+        if stop == Stop::Terminate && !status.success() {
+            lab.fail(format!("SIGTERM under load ended with {status}"));
+        }
         let recorded = clients.join().expect("relay client thread panicked");
         let report = perfdhcp.join().expect("perfdhcp thread panicked");
         let report = lab.check(report);

@@ -1,0 +1,350 @@
+//! Differential tests: ISC Kea 2.2 and leasehold serve the same configuration (the production
+//! shape: one shared network per site with several subnets, per-subnet options through required
+//! client classes, a custom option, reservations, relayed traffic) and get the same crafted
+//! queries; every reply is compared field by field (message type, header fields, sname, file,
+//! every option's bytes and position, length). Needs root, `ip netns` and kea-dhcp4.
+//!
+//! The servers run one after the other on fresh networks; queries carry fixed transaction ids
+//! and each REQUEST asks for the address that server offered, so both see the same exchange.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use leasehold_testnet::{
+    HARNESS_RELAY_ADDR, ParsedReply, QueryBuilder, RELAY_SERVER_ADDR, RawRelay, ServerKind, TestNet,
+};
+use serde_json::{Value, json};
+
+const SITE_A_RELAY: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 1);
+const SITE_B_RELAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 4);
+const SITE_B_NET2_RELAY: Ipv4Addr = Ipv4Addr::new(10, 20, 1, 1);
+const UNKNOWN_RELAY: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
+const RELAYS: [Ipv4Addr; 4] = [SITE_A_RELAY, SITE_B_RELAY, SITE_B_NET2_RELAY, UNKNOWN_RELAY];
+
+/// What the client asks for: mask, routers, DNS, domain, broadcast, lease time, server id, T1,
+/// T2.
+const PRL: &[u8] = &[1, 3, 6, 15, 28, 51, 54, 58, 59];
+/// The same plus the TFTP server name (66) and the custom option 234.
+const PRL_WITH_CUSTOM: &[u8] = &[1, 3, 6, 15, 28, 51, 54, 58, 59, 66, 234];
+
+fn leasehold() -> ServerKind {
+    ServerKind::Leasehold(PathBuf::from(env!("CARGO_BIN_EXE_leasehold")))
+}
+
+/// A class per subnet, required by that subnet, carrying its routers, DNS and domain name.
+/// Kea 2.2 ignores a required class without a test, so each has one that always holds.
+fn subnet_class(name: &str, router: &str, dns: &str, domain: &str) -> Value {
+    json!({
+        "name": name,
+        "only-if-required": true,
+        "test": "member('ALL')",
+        "option-data": [
+            { "name": "routers", "data": router },
+            { "name": "domain-name-servers", "data": dns },
+            { "name": "domain-name", "data": domain }
+        ]
+    })
+}
+
+fn configuration(net: &TestNet) -> Value {
+    json!({
+      "Dhcp4": {
+        "interfaces-config": {
+          "interfaces": [ net.relay_server_if() ],
+          "dhcp-socket-type": "udp"
+        },
+        "lease-database": {
+          "type": "memfile", "persist": true, "lfc-interval": 0,
+          "name": net.lease_file()
+        },
+        "valid-lifetime": 4000,
+        "renew-timer": 1000,
+        "rebind-timer": 2000,
+        "host-reservation-identifiers": [ "circuit-id", "hw-address", "duid", "client-id" ],
+        "option-def": [ { "name": "site-motd", "code": 234, "type": "string" } ],
+        "option-data": [
+          { "name": "domain-name-servers", "data": "192.0.2.53" },
+          { "name": "site-motd", "data": "welcome to the site" }
+        ],
+        "client-classes": [
+          {
+            "name": "voip",
+            "test": "option[77].hex == 'voip'",
+            "next-server": "192.0.2.70",
+            "option-data": [ { "name": "tftp-server-name", "data": "tftp.voip.example" } ]
+          },
+          subnet_class("a-net1", "10.10.0.1", "10.10.0.53", "net1.a.example"),
+          subnet_class("a-net2", "10.10.1.1", "10.10.1.53", "net2.a.example"),
+          subnet_class("a-net3", "10.10.2.1", "10.10.2.53", "net3.a.example"),
+          subnet_class("b-net1", "10.20.0.1", "10.20.0.53", "net1.b.example"),
+          subnet_class("b-net2", "10.20.1.1", "10.20.1.53", "net2.b.example"),
+          subnet_class("b-net3", "10.20.2.1", "10.20.2.53", "net3.b.example")
+        ],
+        "shared-networks": [
+          {
+            "name": "site-a",
+            "user-context": { "site": "A" },
+            "subnet4": [
+              {
+                "id": 11, "subnet": "10.10.0.0/24",
+                "pools": [ { "pool": "10.10.0.10 - 10.10.0.12" } ],
+                "require-client-classes": [ "a-net1" ],
+                "reservations": [
+                  { "hw-address": "02:00:00:00:0a:01", "ip-address": "10.10.0.100" }
+                ]
+              },
+              {
+                "id": 12, "subnet": "10.10.1.0/24",
+                "pools": [ { "pool": "10.10.1.10 - 10.10.1.20" } ],
+                "require-client-classes": [ "a-net2" ],
+                "valid-lifetime": 1200, "renew-timer": 500, "rebind-timer": 900
+              },
+              {
+                "id": 13, "subnet": "10.10.2.0/24",
+                "pools": [ { "pool": "10.10.2.10 - 10.10.2.20" } ],
+                "require-client-classes": [ "a-net3" ],
+                "reservations": [ { "circuit-id": "'port-7'", "ip-address": "10.10.2.77" } ]
+              }
+            ]
+          },
+          {
+            "name": "site-b",
+            "relay": { "ip-addresses": [ SITE_B_RELAY.to_string() ] },
+            "valid-lifetime": 5000,
+            "subnet4": [
+              {
+                "id": 21, "subnet": "10.20.0.0/24",
+                "pools": [ { "pool": "10.20.0.10 - 10.20.0.20" } ],
+                "require-client-classes": [ "b-net1" ]
+              },
+              {
+                "id": 22, "subnet": "10.20.1.0/24",
+                "pools": [ { "pool": "10.20.1.10 - 10.20.1.20" } ],
+                "require-client-classes": [ "b-net2" ],
+                "valid-lifetime": 600, "renew-timer": 200, "rebind-timer": 400
+              },
+              {
+                "id": 23, "subnet": "10.20.2.0/24",
+                "pools": [ { "pool": "10.20.2.10 - 10.20.2.20" } ],
+                "require-client-classes": [ "b-net3" ]
+              }
+            ]
+          }
+        ],
+        "subnet4": [
+          {
+            "id": 999, "subnet": "172.31.0.0/24",
+            "comment": "answers the harness's readiness probe only",
+            "relay": { "ip-addresses": [ HARNESS_RELAY_ADDR.to_string() ] },
+            "pools": [ { "pool": "172.31.0.10 - 172.31.0.200" } ]
+          }
+        ],
+        "loggers": [ {
+          "name": "kea-dhcp4",
+          "output_options": [ { "output": "stdout" } ],
+          "severity": "WARN"
+        } ]
+      }
+    })
+}
+
+/// One client's exchange.
+struct Client {
+    label: &'static str,
+    mac: [u8; 6],
+    relay: Ipv4Addr,
+    /// Options after 53, before 55 (client id, user class, relay information, ...).
+    extra: Vec<(u8, Vec<u8>)>,
+    prl: &'static [u8],
+    /// Also send a RENEWING request (ciaddr set) after the ACK.
+    renew: bool,
+}
+
+fn client(label: &'static str, last: u8, relay: Ipv4Addr) -> Client {
+    Client {
+        label,
+        mac: [0x02, 0, 0, 0, 0x0a, last],
+        relay,
+        extra: Vec::new(),
+        prl: PRL,
+        renew: false,
+    }
+}
+
+fn clients() -> Vec<Client> {
+    let mut with_id = client("site A, client id, renews", 0x10, SITE_A_RELAY);
+    with_id.extra.push((61, vec![1, 2, 0, 0, 0, 0x0a, 0x10]));
+    with_id.renew = true;
+    let mut voip = client(
+        "site A, user class voip, asks for 66 and 234",
+        0x03,
+        SITE_A_RELAY,
+    );
+    voip.extra.push((77, b"voip".to_vec()));
+    voip.prl = PRL_WITH_CUSTOM;
+    let mut asks_custom = client("site B, asks for custom 234", 0x21, SITE_B_RELAY);
+    asks_custom.prl = PRL_WITH_CUSTOM;
+    let mut circuit = client(
+        "site A, circuit-id reservation in sibling subnet",
+        0x02,
+        SITE_A_RELAY,
+    );
+    circuit.extra.push((
+        82,
+        vec![1, 6, b'p', b'o', b'r', b't', b'-', b'7', 2, 2, 0xbe, 0xef],
+    ));
+    let mut link = client(
+        "site A, link selection to net3 (stays in the preferred subnet)",
+        0x04,
+        SITE_A_RELAY,
+    );
+    link.extra.push((82, vec![1, 2, 0, 9, 5, 4, 10, 10, 2, 0]));
+    let mut selection = client(
+        "site B, option 118 to net3 (stays in the preferred subnet)",
+        0x22,
+        SITE_B_RELAY,
+    );
+    selection.extra.push((118, vec![10, 20, 2, 0]));
+    vec![
+        with_id,
+        client("site A, second", 0x11, SITE_A_RELAY),
+        client("site A, third (pool of net1 now full)", 0x12, SITE_A_RELAY),
+        client("site A, fourth (moves to net2)", 0x13, SITE_A_RELAY),
+        client("site A, hw-address reservation", 0x01, SITE_A_RELAY),
+        circuit,
+        voip,
+        link,
+        client("site B, network relay address", 0x20, SITE_B_RELAY),
+        asks_custom,
+        client(
+            "site B, giaddr inside net2 (network lifetime)",
+            0x23,
+            SITE_B_NET2_RELAY,
+        ),
+        selection,
+        client("unknown relay: no answer", 0x30, UNKNOWN_RELAY),
+    ]
+}
+
+/// One query and the reply it got.
+struct Exchange {
+    label: String,
+    reply: Option<Vec<u8>>,
+}
+
+fn run(kind: &ServerKind) -> Vec<Exchange> {
+    let net = TestNet::new().unwrap_or_else(|error| panic!("test network: {error}"));
+    for relay in RELAYS {
+        net.add_remote_relay(relay)
+            .unwrap_or_else(|error| panic!("relay address {relay}: {error}"));
+    }
+    let config = configuration(&net);
+    let server = net
+        .start_server(kind, &config)
+        .unwrap_or_else(|error| panic!("{} did not start: {error}", kind.name()));
+    let relays: Vec<(Ipv4Addr, RawRelay)> = RELAYS
+        .iter()
+        .map(|&address| (address, RawRelay::bind(&net, address).expect("bind relay")))
+        .collect();
+    let mut exchanges = Vec::new();
+    for (index, client) in clients().into_iter().enumerate() {
+        let xid = 0x4c48_0000u32 + (index as u32) * 16;
+        let (_, relay) = relays.iter().find(|(a, _)| *a == client.relay).unwrap();
+        let mut send = |label: String, query: QueryBuilder, wait: Duration| {
+            let reply = relay.exchange(&query.build(), wait).expect("exchange");
+            exchanges.push(Exchange {
+                label,
+                reply: reply.clone(),
+            });
+            reply
+        };
+        let build = |message_type: u8, xid: u32| {
+            let mut query = QueryBuilder::new(message_type, xid, client.mac)
+                .hops(1)
+                .giaddr(client.relay);
+            for (code, data) in &client.extra {
+                query = query.option(*code, data);
+            }
+            query
+        };
+        let wait = Duration::from_millis(1000);
+        let discover = build(1, xid + 1).option(55, client.prl);
+        let offer = send(format!("{}: DISCOVER", client.label), discover, wait);
+        let Some(offer) = offer.as_deref().and_then(ParsedReply::parse) else {
+            continue;
+        };
+        let request = build(3, xid + 2)
+            .option(50, &offer.yiaddr.octets())
+            .option(54, &RELAY_SERVER_ADDR.octets())
+            .option(55, client.prl);
+        let ack = send(format!("{}: REQUEST", client.label), request, wait);
+        let Some(ack) = ack.as_deref().and_then(ParsedReply::parse) else {
+            continue;
+        };
+        if client.renew {
+            let renew = build(3, xid + 3).ciaddr(ack.yiaddr).option(55, client.prl);
+            send(format!("{}: RENEW", client.label), renew, wait);
+        }
+    }
+    drop(server);
+    exchanges
+}
+
+/// Differences that are intended, each with the reason; `(label prefix, difference prefix)`.
+const INTENDED: &[(&str, &str)] = &[];
+
+#[test]
+fn production_shape_replies_match_kea() {
+    let kea = run(&ServerKind::Kea);
+    let ours = run(&leasehold());
+    assert_eq!(kea.len(), ours.len(), "the two runs took different paths");
+    let mut compared = 0;
+    let mut unexpected = Vec::new();
+    let mut intended = 0;
+    for (theirs, mine) in kea.iter().zip(&ours) {
+        assert_eq!(theirs.label, mine.label);
+        compared += 1;
+        let summary = |reply: &Option<Vec<u8>>| match reply.as_deref().and_then(ParsedReply::parse)
+        {
+            Some(reply) => format!("type {:?} yiaddr {}", reply.message_type, reply.yiaddr),
+            None => "no reply".to_owned(),
+        };
+        println!(
+            "{}: kea {}, leasehold {}",
+            theirs.label,
+            summary(&theirs.reply),
+            summary(&mine.reply)
+        );
+        let differences = match (&theirs.reply, &mine.reply) {
+            (None, None) => Vec::new(),
+            (Some(_), None) => vec!["kea answered, leasehold did not".to_owned()],
+            (None, Some(_)) => vec!["leasehold answered, kea did not".to_owned()],
+            (Some(kea_bytes), Some(our_bytes)) => {
+                let kea_reply = ParsedReply::parse(kea_bytes).expect("kea reply parses");
+                let our_reply = ParsedReply::parse(our_bytes).expect("leasehold reply parses");
+                kea_reply.differences(&our_reply)
+            }
+        };
+        for difference in differences {
+            let allowed = INTENDED.iter().any(|(label, prefix)| {
+                theirs.label.starts_with(label) && difference.starts_with(prefix)
+            });
+            match allowed {
+                true => intended += 1,
+                false => {
+                    unexpected.push(format!("{}: {difference} (kea vs leasehold)", theirs.label))
+                }
+            }
+        }
+    }
+    println!(
+        "compared {compared} replies: {} unexpected differences, {intended} intended",
+        unexpected.len()
+    );
+    assert!(
+        unexpected.is_empty(),
+        "differences:\n{}",
+        unexpected.join("\n")
+    );
+}
