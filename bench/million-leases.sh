@@ -63,6 +63,6 @@ done
 ready=$(date +%s%N)
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-grep -E "leases loaded|bound" "$work/server.log" | sed 's/^/  /'
+grep -E "starting|loaded lease file|leases loaded|bound" "$work/server.log" | sed 's/^/  /'
 printf 'leases=%d serving_after=%dms rss=%dMB peak_rss=%dMB load=%s\n' "$count" \
     $(((ready - start) / 1000000)) $((rss / 1024)) $((hwm / 1024)) "$(cut -d' ' -f1 /proc/loadavg)"

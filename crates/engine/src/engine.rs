@@ -199,6 +199,15 @@ impl Engine {
     }
 
     fn load(&self, leases: Vec<Lease>) -> Vec<Lease> {
+        let mut counts: HashMap<u32, usize> = HashMap::new();
+        for lease in &leases {
+            *counts.entry(lease.subnet_id).or_default() += 1;
+        }
+        for (id, count) in counts {
+            if let Some(subnet) = self.subnet_by_id(id) {
+                subnet.leases.lock().reserve(count);
+            }
+        }
         let mut orphans = Vec::new();
         for lease in leases {
             match self.subnet_by_id(lease.subnet_id) {

@@ -7,6 +7,7 @@
 //! once are never offered the same address). Offers are never persisted.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::net::Ipv4Addr;
 
 use leasehold_config::Pool;
@@ -67,16 +68,45 @@ pub fn set_allocation_seed(seed: u32) {
 }
 
 /// The lease table of one subnet.
+///
+/// Slots live in one dense vector and the indexes map to positions in it:
+/// with a million leases a hash map of whole slots would round up to two
+/// million buckets of slot size, while these indexes cost a few bytes per
+/// bucket. The client indexes are keyed by a 64-bit hash of the identifier
+/// instead of a copy of it; a lookup always checks the slot it finds, so a
+/// hash collision can only cost a client its index entry, never another
+/// client's lease.
 #[derive(Debug, Default)]
 pub(crate) struct SubnetLeases {
-    by_address: HashMap<Ipv4Addr, Slot>,
-    by_client_id: HashMap<ClientId, Ipv4Addr>,
-    by_hwaddr: HashMap<HwAddr, Ipv4Addr>,
+    slots: Vec<Slot>,
+    by_address: FastMap<Ipv4Addr, u32>,
+    by_client_id: FastMap<u64, Ipv4Addr>,
+    by_hwaddr: FastMap<u64, Ipv4Addr>,
     /// Per pool, the offset at which the next free-address search starts.
     cursors: Vec<u32>,
 }
 
+/// Hash maps of the lease table: foldhash is several times faster than
+/// the standard SipHash on these small keys, and still seeded per process.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The index key of a client identifier or hardware address.
+fn key(identifier: &impl Hash) -> u64 {
+    static HASHER: std::sync::LazyLock<foldhash::quality::RandomState> =
+        std::sync::LazyLock::new(foldhash::quality::RandomState::default);
+    HASHER.hash_one(identifier)
+}
+
 impl SubnetLeases {
+    /// Makes room for `additional` more leases, so loading a large lease
+    /// file allocates once.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve_exact(additional);
+        self.by_address.reserve(additional);
+        self.by_client_id.reserve(additional);
+        self.by_hwaddr.reserve(additional);
+    }
+
     /// Adds a lease read from storage. A later lease for the same client
     /// replaces the client's earlier one in the client indexes.
     pub(crate) fn load(&mut self, lease: Lease) {
@@ -88,15 +118,23 @@ impl SubnetLeases {
 
     fn insert(&mut self, slot: Slot) {
         let lease = &slot.lease;
+        let address = lease.address;
         if lease.state == LeaseState::Assigned {
             if let Some(client_id) = &lease.client_id {
-                self.by_client_id.insert(client_id.clone(), lease.address);
+                self.by_client_id.insert(key(client_id), address);
             }
-            if let Some(hwaddr) = lease.hwaddr {
-                self.by_hwaddr.insert(hwaddr, lease.address);
+            if let Some(hwaddr) = &lease.hwaddr {
+                self.by_hwaddr.insert(key(hwaddr), address);
             }
         }
-        self.by_address.insert(lease.address, slot);
+        match self.by_address.get(&address) {
+            Some(&position) => self.slots[position as usize] = slot,
+            None => {
+                let position = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+                self.slots.push(slot);
+                self.by_address.insert(address, position);
+            }
+        }
     }
 
     /// The address `client` holds or was offered, if its slot is still
@@ -106,28 +144,24 @@ impl SubnetLeases {
         let by_id = client
             .client_id
             .as_ref()
-            .and_then(|id| self.by_client_id.get(id));
-        let by_hwaddr = self.by_hwaddr.get(&client.hwaddr);
+            .and_then(|id| self.by_client_id.get(&key(id)));
+        let by_hwaddr = self.by_hwaddr.get(&key(&client.hwaddr));
         [by_id, by_hwaddr]
             .into_iter()
             .flatten()
-            .find(|address| {
-                self.by_address
-                    .get(address)
-                    .is_some_and(|s| s.belongs_to(client))
-            })
+            .find(|address| self.slot(**address).is_some_and(|s| s.belongs_to(client)))
             .copied()
     }
 
     /// The slot of `address`, if any.
     pub(crate) fn slot(&self, address: Ipv4Addr) -> Option<&Slot> {
-        self.by_address.get(&address)
+        let position = *self.by_address.get(&address)?;
+        self.slots.get(position as usize)
     }
 
     /// True when `address` may go to `client` at `now`.
     pub(crate) fn is_available(&self, address: Ipv4Addr, client: &Client, now: u64) -> bool {
-        self.by_address
-            .get(&address)
+        self.slot(address)
             .is_none_or(|slot| !slot.is_held_against(client, now))
     }
 
@@ -186,16 +220,22 @@ impl SubnetLeases {
 
     /// Removes the lease of `address`, returning it if it was persisted.
     pub(crate) fn remove(&mut self, address: Ipv4Addr) -> Option<Lease> {
-        let slot = self.by_address.remove(&address)?;
-        if let Some(client_id) = &slot.lease.client_id
-            && self.by_client_id.get(client_id) == Some(&address)
-        {
-            self.by_client_id.remove(client_id);
+        let position = self.by_address.remove(&address)? as usize;
+        let slot = self.slots.swap_remove(position);
+        if let Some(moved) = self.slots.get(position) {
+            self.by_address.insert(moved.lease.address, position as u32);
         }
-        if let Some(hwaddr) = &slot.lease.hwaddr
-            && self.by_hwaddr.get(hwaddr) == Some(&address)
-        {
-            self.by_hwaddr.remove(hwaddr);
+        if let Some(client_id) = &slot.lease.client_id {
+            let key = key(client_id);
+            if self.by_client_id.get(&key) == Some(&address) {
+                self.by_client_id.remove(&key);
+            }
+        }
+        if let Some(hwaddr) = &slot.lease.hwaddr {
+            let key = key(hwaddr);
+            if self.by_hwaddr.get(&key) == Some(&address) {
+                self.by_hwaddr.remove(&key);
+            }
         }
         (!slot.offered).then_some(slot.lease)
     }
@@ -205,11 +245,7 @@ impl SubnetLeases {
         let Some(address) = self.address_of(client) else {
             return;
         };
-        if self
-            .by_address
-            .get(&address)
-            .is_some_and(|slot| slot.offered)
-        {
+        if self.slot(address).is_some_and(|slot| slot.offered) {
             self.remove(address);
         }
     }
@@ -232,8 +268,8 @@ impl SubnetLeases {
 
     /// Every persisted lease in the table.
     pub(crate) fn leases(&self) -> impl Iterator<Item = &Lease> {
-        self.by_address
-            .values()
+        self.slots
+            .iter()
             .filter(|slot| !slot.offered)
             .map(|slot| &slot.lease)
     }
@@ -242,8 +278,8 @@ impl SubnetLeases {
     /// the leases whose state changed (at most `limit`).
     pub(crate) fn reclaim(&mut self, now: u64, limit: usize) -> Vec<Lease> {
         let expired: Vec<Ipv4Addr> = self
-            .by_address
-            .values()
+            .slots
+            .iter()
             .filter(|slot| slot.lease.is_expired(now))
             .filter(|slot| slot.lease.state != LeaseState::ExpiredReclaimed)
             .map(|slot| slot.lease.address)
@@ -267,10 +303,86 @@ impl SubnetLeases {
 
     /// Number of addresses assigned to clients and not expired at `now`.
     pub(crate) fn assigned(&self, now: u64) -> usize {
-        self.by_address
-            .values()
+        self.slots
+            .iter()
             .filter(|slot| !slot.offered && slot.lease.state == LeaseState::Assigned)
             .filter(|slot| !slot.lease.is_expired(now))
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(last: u8, mac: u8) -> Lease {
+        Lease {
+            address: Ipv4Addr::new(10, 0, 0, last),
+            hwaddr: HwAddr::new(&[2, 0, 0, 0, 0, mac]),
+            client_id: Some(ClientId::new(&[1, mac])),
+            valid_lifetime: 100,
+            expire: 1_000,
+            subnet_id: 1,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            hostname: String::new(),
+            state: LeaseState::Assigned,
+            user_context: None,
+        }
+    }
+
+    fn client(mac: u8) -> Client {
+        Client {
+            hwaddr: HwAddr::new(&[2, 0, 0, 0, 0, mac]).unwrap(),
+            client_id: Some(ClientId::new(&[1, mac])),
+        }
+    }
+
+    #[test]
+    fn removal_keeps_every_other_slot_reachable() {
+        let mut table = SubnetLeases::default();
+        for n in 1..=5 {
+            table.load(lease(n, n));
+        }
+        assert_eq!(
+            table
+                .remove(Ipv4Addr::new(10, 0, 0, 1))
+                .unwrap()
+                .address
+                .octets()[3],
+            1
+        );
+        assert_eq!(
+            table
+                .remove(Ipv4Addr::new(10, 0, 0, 3))
+                .unwrap()
+                .address
+                .octets()[3],
+            3
+        );
+        assert!(table.slot(Ipv4Addr::new(10, 0, 0, 1)).is_none());
+        for n in [2, 4, 5] {
+            let address = Ipv4Addr::new(10, 0, 0, n);
+            assert_eq!(table.slot(address).unwrap().lease.address, address);
+            assert_eq!(table.address_of(&client(n)), Some(address));
+        }
+        assert_eq!(table.address_of(&client(1)), None);
+        assert_eq!(table.leases().count(), 3);
+    }
+
+    #[test]
+    fn replacing_a_slot_moves_the_client_index() {
+        let mut table = SubnetLeases::default();
+        table.load(lease(1, 1));
+        let previous = table.put(lease(2, 1), &client(1), false);
+        assert_eq!(
+            previous.map(|l| l.address),
+            Some(Ipv4Addr::new(10, 0, 0, 1))
+        );
+        assert_eq!(
+            table.address_of(&client(1)),
+            Some(Ipv4Addr::new(10, 0, 0, 2))
+        );
+        assert_eq!(table.leases().count(), 1);
     }
 }
