@@ -25,6 +25,7 @@ mod raw;
 mod relay;
 pub mod scenarios;
 mod server;
+pub mod sqldb;
 
 pub use clients::{
     CLIENT_TIMEOUT, ClientLease, ExchangeStats, NMAP_LISTEN_SECONDS, NmapOffer, PERFDHCP_TIMEOUT,

@@ -15,7 +15,10 @@
 //! Each store keeps one connection with its statements prepared once. A
 //! commit is one transaction with one multi-row statement per kind of change.
 //! When the connection fails, commits fail (so no ACK leaves) and the store
-//! reconnects no more often than every `reconnect-wait-time`.
+//! reconnects no more often than every `reconnect-wait-time`. No statement
+//! waits longer than [`STATEMENT_TIMEOUT`] (MySQL: socket read and write
+//! timeouts; PostgreSQL: `statement_timeout`, `lock_timeout` and, over TCP,
+//! `tcp_user_timeout`).
 
 mod mysql;
 mod postgres;
@@ -35,6 +38,11 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use crate::{ClientId, HwAddr, Lease, LeaseState, LeaseStore, StoreError};
+
+/// The longest a statement may run, or the server take to answer, before the connection is
+/// given up: a database that stopped answering must not hold the committer (and every ACK)
+/// forever. Far above what a commit of the largest batch takes.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which SQL server holds the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

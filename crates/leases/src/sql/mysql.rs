@@ -42,6 +42,8 @@ fn opts(params: &Params) -> OptsBuilder {
         .pass(params.password.clone())
         .db_name(Some(params.name.clone()))
         .tcp_connect_timeout(Some(params.connect_timeout))
+        .read_timeout(Some(super::STATEMENT_TIMEOUT))
+        .write_timeout(Some(super::STATEMENT_TIMEOUT))
         .init(vec![
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         ]);

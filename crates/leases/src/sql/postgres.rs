@@ -57,6 +57,12 @@ fn config(params: &Params) -> postgres::Config {
     }
     config.connect_timeout(params.connect_timeout);
     config.keepalives(true);
+    config.keepalives_idle(super::STATEMENT_TIMEOUT);
+    config.tcp_user_timeout(super::STATEMENT_TIMEOUT);
+    let timeout = super::STATEMENT_TIMEOUT.as_millis();
+    config.options(&format!(
+        "-c statement_timeout={timeout} -c lock_timeout={timeout}"
+    ));
     config
 }
 
