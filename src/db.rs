@@ -152,3 +152,20 @@ fn report(params: &Params, outcome: SchemaOutcome) {
         SchemaOutcome::Current(version) => println!("{params}: schema {version} is current"),
     }
 }
+
+/// `serve --db-init`: creates or upgrades the schema of the configuration's
+/// SQL lease database, as `db upgrade -c` does; a memfile needs nothing.
+pub(crate) fn prepare(config: &Config) -> anyhow::Result<()> {
+    if !matches!(config.lease_database, LeaseDatabase::Sql(_)) {
+        tracing::info!("lease-database is memfile: no schema to prepare");
+        return Ok(());
+    }
+    let params = from_config(config)?;
+    let outcome = sql::upgrade(&params).with_context(|| format!("cannot prepare {params}"))?;
+    let (state, version) = match outcome {
+        SchemaOutcome::Created(version) => ("created", version),
+        SchemaOutcome::Current(version) => ("current", version),
+    };
+    tracing::info!(msg_id = "LH_DB_SCHEMA_READY", database = %params, %version, state, "lease database schema ready");
+    Ok(())
+}

@@ -7,13 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use leasehold_config::{Config, LogOutput, Severity};
-use leasehold_server::Server;
 
 mod db;
 mod perf;
-
-/// The sample configuration `serve` runs when no file is given.
-const SAMPLE_CONFIG: &str = include_str!("../etc/leasehold.json");
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +26,7 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -39,12 +36,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve {
-        /// Kea Dhcp4 configuration file; without it, the built-in sample
-        /// (etc/leasehold.json) is served.
-        #[arg(short, long)]
-        config: Option<PathBuf>,
-    },
+    Serve(serve::ServeArgs),
     /// Check a configuration file: exit 0 if it loads, else print every
     /// problem and exit 1.
     CheckConfig {
@@ -67,7 +59,7 @@ fn main() -> ExitCode {
         Command::Perf(args) => perf::perf(&args),
         Command::Probe(args) => perf::probe(&args),
         Command::Db(args) => db::run(&args),
-        Command::Serve { config } => match serve(config.as_deref(), cli.log_format) {
+        Command::Serve(args) => match serve::serve(&args, cli.log_format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("leasehold: {error:#}");
@@ -94,27 +86,9 @@ fn check_config(path: &Path) -> ExitCode {
     }
 }
 
-fn serve(path: Option<&Path>, format: LogFormat) -> anyhow::Result<()> {
-    let config = match path {
-        Some(path) => Config::load(path)?,
-        None => Config::parse(SAMPLE_CONFIG, "<built-in sample>")?,
-    };
-    init_logging(&config, format)?;
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        config = %path.map_or("<built-in sample>".into(), |p| p.display().to_string()),
-        "starting"
-    );
-    let server = Server::start(config, path).context("cannot start the server")?;
-    server
-        .run_until_signalled()
-        .context("cannot wait for signals")?;
-    Ok(())
-}
-
 /// Sets up logging from the configuration's first logger; `RUST_LOG`, when
 /// set, overrides its severity.
-fn init_logging(config: &Config, format: LogFormat) -> anyhow::Result<()> {
+pub(crate) fn init_logging(config: &Config, format: LogFormat) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let logger = config.loggers.first();
     let level = match logger.map_or(Severity::Info, |logger| logger.severity) {

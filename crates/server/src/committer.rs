@@ -175,7 +175,11 @@ fn compact_store(store: &mut dyn LeaseStore, shared: &Shared) {
         Ok(()) => {
             info!(leases = leases.len(), elapsed = ?started.elapsed(), "lease file compacted")
         }
-        Err(error) => warn!(%error, "lease file compaction failed; the lease file keeps growing"),
+        Err(error) => warn!(
+            msg_id = "LH_LEASE_COMPACTION_FAILED",
+            %error,
+            "lease file compaction failed; the lease file keeps growing"
+        ),
     }
 }
 
@@ -196,7 +200,12 @@ impl FailureLog {
             .last_logged
             .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
         if due {
-            error!(%error, withheld_acks = self.withheld, "cannot persist leases; ACKs withheld");
+            error!(
+                msg_id = "LH_LEASE_STORE_FAILED",
+                %error,
+                withheld_acks = self.withheld,
+                "cannot persist leases; ACKs withheld"
+            );
             self.last_logged = Some(Instant::now());
             self.withheld = 0;
         }

@@ -19,6 +19,7 @@ mod committer;
 mod control;
 mod database;
 mod socket;
+mod source;
 mod stats;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use crate::committer::{Committer, Job, Pending};
 pub use crate::control::reload::ReloadError;
 pub use crate::socket::SocketError;
 use crate::socket::{InterfaceSocket, ReceiveBatch};
+pub use crate::source::{ConfigSource, SourceError};
 pub use crate::stats::Stats;
 
 /// Why the server could not start.
@@ -79,6 +81,7 @@ pub struct Server {
     housekeeper: Option<JoinHandle<()>>,
     committer: Option<Committer>,
     control: Option<control::ControlListener>,
+    poller: Option<source::Poller>,
 }
 
 impl Server {
@@ -150,6 +153,7 @@ impl Server {
             housekeeper,
             committer: Some(committer),
             control: Some(control),
+            poller: None,
         })
     }
 
@@ -166,6 +170,15 @@ impl Server {
         control::reload::reload_file(&self.shared)
     }
 
+    /// Polls `url` every `interval` and applies its configuration when its
+    /// text changes (SHA-256 differs from `started`, the digest of what the
+    /// server started with) and it loads; see [`ConfigSource`]. SIGHUP then
+    /// fetches at once.
+    pub fn watch_url(&mut self, url: String, interval: Duration, started: [u8; 32]) {
+        let shared = Arc::clone(&self.shared);
+        self.poller = Some(source::Poller::start(shared, url, interval, started));
+    }
+
     /// Blocks until SIGTERM or SIGINT, reloading on SIGHUP, then stops.
     pub fn run_until_signalled(self) -> std::io::Result<()> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -175,8 +188,16 @@ impl Server {
                 info!(signal, "stopping");
                 break;
             }
+            if let Some(poller) = &self.poller {
+                poller.wake();
+                continue;
+            }
             if let Err(error) = self.reload() {
-                warn!(%error, "configuration refused; the running one keeps serving");
+                warn!(
+                    msg_id = "LH_CONFIG_REFUSED",
+                    %error,
+                    "configuration refused; the running one keeps serving"
+                );
             }
         }
         self.stop();
@@ -191,6 +212,9 @@ impl Server {
         self.shared.stopping.store(true, Ordering::Relaxed);
         for worker in self.workers.drain(..) {
             let _ = worker.join();
+        }
+        if let Some(poller) = self.poller.take() {
+            poller.join();
         }
         if let Some(housekeeper) = self.housekeeper.take() {
             let _ = housekeeper.join();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use leasehold_engine::{Destination, MessageType, Outcome, Silence};
 use leasehold_leases::{LeaseChange, LeaseState};
 use parking_lot::Mutex;
-use tracing::warn;
+use tracing::{debug, warn};
 
 const TYPES: [MessageType; 8] = [
     MessageType::Discover,
@@ -86,10 +86,21 @@ impl Stats {
                 self.parse_failed.fetch_add(1, Ordering::Relaxed);
                 self.receive_drop.fetch_add(1, Ordering::Relaxed);
             }
-            Some(Silence::NoSubnet | Silence::BadRequest | Silence::PoolExhausted) => {
+            Some(Silence::PoolExhausted) => {
+                self.receive_drop.fetch_add(1, Ordering::Relaxed);
+                alloc_failed();
+            }
+            Some(Silence::NoSubnet | Silence::BadRequest) => {
                 self.receive_drop.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
+        }
+        if outcome
+            .reply
+            .as_ref()
+            .is_some_and(|reply| reply.message_type == MessageType::Nak)
+        {
+            debug!(msg_id = "LH_NAK_SENT", "NAK sent");
         }
     }
 
@@ -153,13 +164,13 @@ impl Stats {
 
     pub(crate) fn receive_error(&self, error: &io::Error) {
         if self.io_error_due() {
-            warn!(%error, "receive failed");
+            warn!(msg_id = "LH_SOCKET_RECEIVE_FAILED", %error, "receive failed");
         }
     }
 
     pub(crate) fn send_error(&self, error: &io::Error, destination: Destination) {
         if self.io_error_due() {
-            warn!(%error, ?destination, "send failed");
+            warn!(msg_id = "LH_SOCKET_SEND_FAILED", %error, ?destination, "send failed");
         }
     }
 
@@ -203,5 +214,20 @@ impl Stats {
             ));
         }
         all
+    }
+}
+
+/// When `LH_ALLOC_FAIL` was last logged: once every ten seconds at most, as
+/// an exhausted pool fails every client that asks.
+static ALLOC_FAIL_LOGGED: Mutex<Option<Instant>> = Mutex::new(None);
+
+fn alloc_failed() {
+    let mut last = ALLOC_FAIL_LOGGED.lock();
+    if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+        *last = Some(Instant::now());
+        warn!(
+            msg_id = "LH_ALLOC_FAIL",
+            "no address to offer: the client's pools are exhausted"
+        );
     }
 }

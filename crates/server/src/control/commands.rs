@@ -151,7 +151,7 @@ fn config_set(control: &Control, arguments: Option<&Value>) -> Answer {
             Answer::success("Configuration successful.")
         }
         Err(error) => {
-            warn!(%error, "configuration refused; the running one keeps serving");
+            warn!(msg_id = "LH_CONFIG_REFUSED", %error, "configuration refused; the running one keeps serving");
             Answer::error(error.to_string())
         }
     }
@@ -161,7 +161,7 @@ fn config_reload(control: &Control) -> Answer {
     match reload::reload_file(&control.shared) {
         Ok(()) => Answer::success("Configuration successful."),
         Err(error) => {
-            warn!(%error, "configuration refused; the running one keeps serving");
+            warn!(msg_id = "LH_CONFIG_REFUSED", %error, "configuration refused; the running one keeps serving");
             let error = match error {
                 ReloadError::Config(error) => {
                     let path = control.shared.config_path.as_ref();

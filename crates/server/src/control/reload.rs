@@ -55,7 +55,7 @@ pub(crate) fn reload_file(shared: &Shared) -> Result<(), ReloadError> {
         warn!(%error, "host reservations not reloaded from the hosts database");
     }
     apply(shared, config)?;
-    info!(path = %path.display(), "configuration reloaded");
+    info!(msg_id = "LH_CONFIG_RELOADED", path = %path.display(), "configuration reloaded");
     Ok(())
 }
 
