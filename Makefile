@@ -23,6 +23,7 @@ test:
 # leasehold and Kea 2.2 side by side under perfdhcp and `leasehold perf` load (root, Kea,
 # perfdhcp and jq needed; about five minutes). See bench/bench.sh.
 bench: build
+	./scripts/test-deps.sh
 	$(CARGO) build --release --locked -p leasehold-perf --example responder
 	./bench/bench.sh
 

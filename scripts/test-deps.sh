@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs (from Debian's packages) what the end-to-end tests run beside
-# leasehold: Kea 2.2 as the baseline, perfdhcp, real DHCP clients and nmap.
+# Installs (from Debian's packages) what the end-to-end tests and the
+# benchmarks run beside leasehold: Kea 2.2 as the baseline, perfdhcp, real
+# DHCP clients, nmap, and jq for the benchmark scripts.
 # Idempotent; needs root.
 set -euo pipefail
 
-packages=(kea-dhcp4-server kea-admin isc-dhcp-client udhcpc dhcpcd-base nmap iproute2)
+packages=(kea-dhcp4-server kea-admin isc-dhcp-client udhcpc dhcpcd-base nmap iproute2 jq)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
