@@ -7,10 +7,11 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use leasehold_testnet::sqldb::{ScratchDatabase, SqlKind};
 use leasehold_testnet::{ServerProcess, Side, TestNet};
 use serde_json::{Value, json};
 
@@ -267,88 +268,16 @@ fn boot_probe_failure_runs_the_command() {
     server.terminate().unwrap();
 }
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-#[derive(Clone, Copy)]
-enum Sql {
-    Postgresql,
-    Mysql,
-}
-
-impl Sql {
-    fn admin(self, statement: &str) {
-        let status = match self {
-            Self::Postgresql => Command::new("psql")
-                .args([
-                    "-q",
-                    "-U",
-                    "postgres",
-                    "-h",
-                    "/var/run/postgresql",
-                    "-d",
-                    "postgres",
-                ])
-                .args(["-c", statement])
-                .status(),
-            Self::Mysql => Command::new("mysql")
-                .args(["-uroot", "-e", statement])
-                .status(),
-        };
-        assert!(status.is_ok_and(|status| status.success()), "{statement}");
-    }
-
-    fn kind(self) -> &'static str {
-        match self {
-            Self::Postgresql => "postgresql",
-            Self::Mysql => "mysql",
-        }
-    }
-
-    fn host_and_user(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Postgresql => ("/var/run/postgresql", "postgres"),
-            Self::Mysql => ("/run/mysqld/mysqld.sock", "root"),
-        }
-    }
-}
-
-/// An empty database, dropped with the value.
-struct Database {
-    sql: Sql,
-    name: String,
-}
-
-impl Database {
-    fn create(sql: Sql) -> Self {
-        let name = format!(
-            "lh_ops_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        sql.admin(&format!("CREATE DATABASE {name}"));
-        Self { sql, name }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let statement = match self.sql {
-            Sql::Postgresql => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            Sql::Mysql => format!("DROP DATABASE IF EXISTS {}", self.name),
-        };
-        self.sql.admin(&statement);
-    }
-}
-
 /// `serve --db-init` on an empty database named through placeholders: the schema is created,
 /// leases are served, and the ready file comes and goes.
-fn db_init_with_placeholders(sql: Sql) {
-    let database = Database::create(sql);
+fn db_init_with_placeholders(kind: SqlKind) {
+    let host = ScratchDatabase::shared_host(kind);
+    let database = ScratchDatabase::empty(kind, &host).expect("database created");
     let net = TestNet::new().expect("test network");
-    let (host, user) = sql.host_and_user();
+    let (host, user) = (host.display().to_string(), kind.user());
     let mut config = lab_config(&net);
     config["Dhcp4"]["lease-database"] = json!({
-        "type": sql.kind(),
+        "type": kind.name(),
         "name": "<LH_OPS_DB_NAME>",
         "host": "<LH_OPS_DB_HOST>",
         "user": user,
@@ -356,7 +285,7 @@ fn db_init_with_placeholders(sql: Sql) {
     let path = net.write_config(&config).unwrap().display().to_string();
     let ready = net.unique_path("ready", "pid");
     let ready_arg = ready.display().to_string();
-    let name_env = format!("LH_OPS_DB_NAME={}", database.name);
+    let name_env = format!("LH_OPS_DB_NAME={}", database.name());
     let host_env = format!("LH_OPS_DB_HOST={host}");
     let mut server = net
         .spawn_server(&[
@@ -381,8 +310,15 @@ fn db_init_with_placeholders(sql: Sql) {
     );
 
     let version = Command::new(BIN)
-        .args(["db", "version", "--type", sql.kind(), "-n", &database.name])
-        .args(["--host", host, "--user", user])
+        .args([
+            "db",
+            "version",
+            "--type",
+            kind.name(),
+            "-n",
+            database.name(),
+        ])
+        .args(["--host", &host, "--user", user])
         .output()
         .expect("run leasehold db version");
     assert!(
@@ -398,10 +334,10 @@ fn db_init_with_placeholders(sql: Sql) {
 
 #[test]
 fn postgresql_db_init_with_placeholders() {
-    db_init_with_placeholders(Sql::Postgresql);
+    db_init_with_placeholders(SqlKind::Postgresql);
 }
 
 #[test]
 fn mysql_db_init_with_placeholders() {
-    db_init_with_placeholders(Sql::Mysql);
+    db_init_with_placeholders(SqlKind::Mysql);
 }

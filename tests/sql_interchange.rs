@@ -12,36 +12,35 @@ use std::net::Ipv4Addr;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use leasehold_leases::sql::{self, Backend, Params};
 use leasehold_leases::{HwAddr, Lease, LeaseChange, LeaseState};
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
+use leasehold_testnet::sqldb::{ScratchDatabase, SqlKind};
 
 const LEASE_CMDS: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so";
 
+/// A scratch database (dropped with the value) and the parameters to reach it.
 struct Database {
     params: Params,
+    _database: ScratchDatabase,
 }
 
 impl Database {
     fn create(backend: Backend) -> Self {
-        let name = format!(
-            "lh_{}_x{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        admin(backend, &format!("CREATE DATABASE {name}"));
-        let mut params = Params::new(backend, name);
-        let (host, user) = match backend {
-            Backend::Postgresql => ("/var/run/postgresql", "postgres"),
-            Backend::Mysql => ("/run/mysqld/mysqld.sock", "root"),
+        let kind = match backend {
+            Backend::Postgresql => SqlKind::Postgresql,
+            Backend::Mysql => SqlKind::Mysql,
         };
-        params.host = Some(host.into());
-        params.user = Some(user.into());
-        Self { params }
+        let host = ScratchDatabase::shared_host(kind);
+        let database = ScratchDatabase::empty(kind, &host).expect("database created");
+        let mut params = Params::new(backend, database.name().to_owned());
+        params.host = Some(host.to_string_lossy().into_owned());
+        params.user = Some(kind.user().into());
+        Self {
+            params,
+            _database: database,
+        }
     }
 
     fn kea_admin(&self, action: &str) -> String {
@@ -81,41 +80,6 @@ impl Database {
         }})
         .to_string()
     }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let statement = match self.params.backend {
-            Backend::Postgresql => {
-                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.params.name)
-            }
-            Backend::Mysql => format!("DROP DATABASE IF EXISTS {}", self.params.name),
-        };
-        admin(self.params.backend, &statement);
-    }
-}
-
-fn admin(backend: Backend, statement: &str) {
-    let status = match backend {
-        Backend::Postgresql => Command::new("psql")
-            .args([
-                "-q",
-                "-U",
-                "postgres",
-                "-h",
-                "/var/run/postgresql",
-                "-d",
-                "postgres",
-                "-c",
-            ])
-            .arg(statement)
-            .status(),
-        Backend::Mysql => Command::new("mysql")
-            .args(["-uroot", "-e"])
-            .arg(statement)
-            .status(),
-    };
-    assert!(status.is_ok_and(|status| status.success()), "{statement}");
 }
 
 /// kea-dhcp4 in its own network namespace, killed on drop.

@@ -7,79 +7,39 @@
 
 use std::net::Ipv4Addr;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use leasehold_leases::memfile::MemfileStore;
 use leasehold_leases::sql::{self, Backend, Params};
 use leasehold_leases::{ClientId, HwAddr, Lease, LeaseChange, LeaseState, LeaseStore};
+use leasehold_testnet::sqldb::{self, SqlKind};
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A scratch database, dropped with the guard.
+/// A scratch database with Kea's schema, dropped with the guard.
 struct ScratchDatabase {
     params: Params,
+    _database: sqldb::ScratchDatabase,
 }
 
 impl ScratchDatabase {
     fn new(backend: Backend) -> Self {
-        let name = format!(
-            "lh_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        admin(backend, &format!("CREATE DATABASE {name}"));
-        let mut params = Params::new(backend, name);
-        params.host = Some(match backend {
-            Backend::Postgresql => "/var/run/postgresql".into(),
-            Backend::Mysql => "/run/mysqld/mysqld.sock".into(),
-        });
-        params.user = Some(match backend {
-            Backend::Postgresql => "postgres".into(),
-            Backend::Mysql => "root".into(),
-        });
+        let kind = match backend {
+            Backend::Postgresql => SqlKind::Postgresql,
+            Backend::Mysql => SqlKind::Mysql,
+        };
+        let host = sqldb::ScratchDatabase::shared_host(kind);
+        let database = sqldb::ScratchDatabase::empty(kind, &host).expect("database created");
+        let mut params = Params::new(backend, database.name().to_owned());
+        params.host = Some(host.to_string_lossy().into_owned());
+        params.user = Some(kind.user().into());
         sql::init(&params).expect("schema created");
-        Self { params }
+        Self {
+            params,
+            _database: database,
+        }
     }
 
     fn open(&self) -> Box<dyn LeaseStore> {
         sql::open(&self.params).expect("store opens")
     }
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        let statement = match self.params.backend {
-            Backend::Postgresql => {
-                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.params.name)
-            }
-            Backend::Mysql => format!("DROP DATABASE IF EXISTS {}", self.params.name),
-        };
-        admin(self.params.backend, &statement);
-    }
-}
-
-/// Runs one statement as the administrator, through the command-line client.
-fn admin(backend: Backend, statement: &str) {
-    let status = match backend {
-        Backend::Postgresql => Command::new("psql")
-            .args([
-                "-q",
-                "-U",
-                "postgres",
-                "-h",
-                "/var/run/postgresql",
-                "-d",
-                "postgres",
-                "-c",
-            ])
-            .arg(statement)
-            .status(),
-        Backend::Mysql => Command::new("mysql")
-            .args(["-uroot", "-e"])
-            .arg(statement)
-            .status(),
-    };
-    assert!(status.is_ok_and(|status| status.success()), "{statement}");
 }
 
 fn lease(last: u8, mac: u8, expire: u64) -> Lease {

@@ -43,7 +43,8 @@ impl SqlKind {
         }
     }
 
-    fn user(self) -> &'static str {
+    /// The administrator this machine's servers trust.
+    pub fn user(self) -> &'static str {
         match self {
             Self::Postgresql => "postgres",
             Self::Mysql => "root",
@@ -299,16 +300,21 @@ impl ScratchDatabase {
         }
     }
 
-    /// Creates `lh_<pid>_<n>` on the server at `host` and makes Kea's schema in it with
-    /// `leasehold db init` (`leasehold` is the binary).
-    pub fn create(kind: SqlKind, host: &Path, leasehold: &Path) -> Result<Self> {
+    /// Creates an empty `lh_<pid>_<n>` on the server at `host`, dropped with the value.
+    pub fn empty(kind: SqlKind, host: &Path) -> Result<Self> {
         let name = unique_name();
         admin_query(kind, host, None, &format!("CREATE DATABASE {name}"))?;
-        let database = Self {
+        Ok(Self {
             kind,
             host: host.to_path_buf(),
             name,
-        };
+        })
+    }
+
+    /// Creates `lh_<pid>_<n>` on the server at `host` and makes Kea's schema in it with
+    /// `leasehold db init` (`leasehold` is the binary).
+    pub fn create(kind: SqlKind, host: &Path, leasehold: &Path) -> Result<Self> {
+        let database = Self::empty(kind, host)?;
         let mut init = Command::new(leasehold);
         init.args([
             "db",
@@ -328,6 +334,11 @@ impl ScratchDatabase {
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The server's socket (PostgreSQL: its directory).
+    pub fn host(&self) -> &Path {
+        &self.host
     }
 
     /// Kea's `lease-database` for this database.
