@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use leasehold_config::{Config, LeaseDatabase, SqlBackend};
+use leasehold_config::{Config, LeaseDatabase};
 use leasehold_leases::sql::{self, Backend, Params, SchemaOutcome};
 
 #[derive(Args)]
@@ -98,17 +97,7 @@ fn from_config(config: &Config) -> anyhow::Result<Params> {
     let LeaseDatabase::Sql(database) = &config.lease_database else {
         bail!("the configuration's lease-database is not postgresql or mysql");
     };
-    let backend = match database.backend {
-        SqlBackend::Postgresql => Backend::Postgresql,
-        SqlBackend::Mysql => Backend::Mysql,
-    };
-    let mut params = Params::new(backend, database.name.clone());
-    params.host.clone_from(&database.host);
-    params.port = database.port;
-    params.user.clone_from(&database.user);
-    params.password.clone_from(&database.password);
-    params.connect_timeout = Duration::from_secs(database.connect_timeout.max(1).into());
-    Ok(params)
+    Ok(leasehold_server::sql_params(database))
 }
 
 pub(crate) fn run(args: &DbArgs) -> ExitCode {

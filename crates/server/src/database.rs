@@ -8,8 +8,9 @@ use leasehold_leases::StoreError;
 use leasehold_leases::sql::{self, Backend, IdentifierType, Params};
 use tracing::{info, warn};
 
-/// The connection parameters of a configured database.
-pub(crate) fn params(database: &SqlDatabase) -> Params {
+/// The connection parameters of a configured database, as the server and
+/// the `db` command use them.
+pub fn params(database: &SqlDatabase) -> Params {
     let backend = match database.backend {
         SqlBackend::Postgresql => Backend::Postgresql,
         SqlBackend::Mysql => Backend::Mysql,

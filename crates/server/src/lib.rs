@@ -37,6 +37,7 @@ use tracing::{debug, info, warn};
 
 use crate::committer::{Committer, Job, Pending};
 pub use crate::control::reload::ReloadError;
+pub use crate::database::params as sql_params;
 pub use crate::socket::SocketError;
 use crate::socket::{InterfaceSocket, ReceiveBatch};
 pub use crate::source::{ConfigSource, SourceError};
