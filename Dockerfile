@@ -5,7 +5,7 @@
 #   docker run --network host -v /etc/kea:/etc/kea:ro leasehold \
 #       serve -c /etc/kea/kea-dhcp4.conf
 
-FROM rust:1.85-bookworm AS build
+FROM rust:1.88-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin leasehold \
@@ -20,7 +20,9 @@ RUN apt-get update \
        --create-home --shell /usr/sbin/nologin leasehold
 COPY --from=build /usr/local/bin/leasehold /usr/local/bin/leasehold
 # Port 67, the raw/ARP path for directly attached clients, and SO_BINDTODEVICE
-# without root: the server runs as `leasehold` with these file capabilities.
+# without root: the server runs as `leasehold` with these file capabilities
+# and no others. (Running the image as root with `serve --user leasehold`
+# instead drops to the same user and capabilities after start-up.)
 RUN setcap cap_net_bind_service,cap_net_raw,cap_net_admin+ep /usr/local/bin/leasehold
 USER leasehold
 WORKDIR /var/lib/leasehold

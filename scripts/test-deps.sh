@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs (from Debian's packages) what the end-to-end tests and the
-# benchmarks run beside leasehold: Kea 2.2 as the baseline, perfdhcp, real
-# DHCP clients, nmap, and jq for the benchmark scripts.
+# Installs what the end-to-end tests and the benchmarks run beside
+# leasehold: from Debian's packages, Kea 2.2 as the baseline, perfdhcp, real
+# DHCP clients, nmap, and jq for the benchmark scripts; from PyPI, moto (the
+# S3 server of the s3:// configuration tests).
 # Idempotent; needs root.
 set -euo pipefail
 
@@ -23,3 +24,9 @@ for service in kea-dhcp4-server kea-ctrl-agent kea-dhcp6-server kea-dhcp-ddns-se
     systemctl stop "$service" 2>/dev/null || true
 done
 pkill -x kea-dhcp4 2>/dev/null || true
+
+# moto's S3 server, the object store the s3:// configuration tests fetch from.
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+    echo "installing: moto[server]"
+    python3 -m pip install --quiet 'moto[server]==5.*'
+fi

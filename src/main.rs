@@ -10,6 +10,7 @@ use leasehold_config::{Config, LogOutput, Severity};
 
 mod db;
 mod perf;
+mod privileges;
 mod serve;
 
 #[derive(Parser)]

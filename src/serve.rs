@@ -1,6 +1,7 @@
 //! `leasehold serve`: where the configuration comes from, the lease
 //! database prepared, the server started, a ready file for orchestrators,
-//! and an optional probe of the server by itself once it serves.
+//! the switch to an unprivileged user, and an optional probe of the server by
+//! itself once it serves.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use leasehold_perf::run::{SERVER_PORT, Transport};
 use leasehold_server::{ConfigSource, Server};
 
 use crate::LogFormat;
+use crate::privileges::Account;
 
 /// The sample configuration `serve` runs when no configuration is given.
 const SAMPLE_CONFIG: &str = include_str!("../etc/leasehold.json");
@@ -27,9 +29,12 @@ pub(crate) struct ServeArgs {
     /// the built-in sample (etc/leasehold.json) is served.
     #[arg(short, long, conflicts_with = "config_url")]
     config: Option<PathBuf>,
-    /// Fetch the configuration from this http:// or https:// URL, and again
-    /// every --config-poll seconds; a changed text that loads is applied as
-    /// a reload. s3:// is not supported yet.
+    /// Fetch the configuration from this http://, https:// or
+    /// s3://BUCKET/KEY URL, and again every --config-poll seconds; a changed
+    /// text that loads is applied as a reload, and a failed fetch keeps the
+    /// running configuration. s3:// uses the AWS SDK's credential chain
+    /// (environment, ~/.aws profile files, web identity, ECS, EC2 metadata),
+    /// AWS_REGION, and AWS_ENDPOINT_URL(_S3) for S3-compatible stores.
     #[arg(long, value_name = "URL")]
     config_url: Option<String>,
     /// Seconds between fetches of --config-url.
@@ -39,6 +44,14 @@ pub(crate) struct ServeArgs {
     /// (as `leasehold db upgrade -c`); nothing for a memfile.
     #[arg(long)]
     db_init: bool,
+    /// Once the configuration is loaded, run as this user (needs root), with
+    /// only CAP_NET_BIND_SERVICE, CAP_NET_RAW and CAP_NET_ADMIN; the lease
+    /// file's directory must be writable by it.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// With --user: this group instead of the user's primary group.
+    #[arg(long, value_name = "NAME", requires = "user")]
+    group: Option<String>,
     /// Write this file once the server serves; removed when it stops.
     #[arg(long, value_name = "PATH")]
     ready_file: Option<PathBuf>,
@@ -75,6 +88,11 @@ impl Drop for ReadyFile {
 }
 
 pub(crate) fn serve(args: &ServeArgs, format: LogFormat) -> anyhow::Result<()> {
+    let account = args
+        .user
+        .as_deref()
+        .map(|user| Account::lookup(user, args.group.as_deref()))
+        .transpose()?;
     let source = match (&args.config, &args.config_url) {
         (Some(path), _) => Some(ConfigSource::File(path.clone())),
         (None, Some(url)) => Some(ConfigSource::url(url)?),
@@ -97,6 +115,11 @@ pub(crate) fn serve(args: &ServeArgs, format: LogFormat) -> anyhow::Result<()> {
         (server, local)
     });
     let path = args.config.as_deref();
+    // Before Server::start: its threads take their capabilities from this one.
+    if let Some(account) = &account {
+        account.switch()?;
+        account.check_files(&config, path)?;
+    }
     let mut server = Server::start(config, path).context("cannot start the server")?;
     if let Some(url) = &args.config_url {
         server.watch_url(url.clone(), Duration::from_secs(args.config_poll), digest);

@@ -7,8 +7,8 @@
 //! one keeps serving. A failed fetch keeps the running configuration too; it
 //! is logged once per [`FAILURE_LOG_INTERVAL`] while the failures last.
 //!
-//! `s3://` URLs are refused: object storage is not supported yet (serve the
-//! object over HTTPS, e.g. a pre-signed URL, instead).
+//! A URL is `http://`, `https://` or `s3://bucket/key`; the last is fetched
+//! with the AWS SDK and its usual credential chain (see [`s3`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +23,10 @@ use tracing::{info, warn};
 
 use crate::Shared;
 
+mod s3;
+
+use s3::{S3Fetcher, S3Object};
+
 /// How long a fetch may take, connecting included.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 /// At most one "fetch failed" warning per this interval while failures last.
@@ -35,20 +39,22 @@ const STOP_CHECK: Duration = Duration::from_millis(200);
 pub enum ConfigSource {
     /// A local file, re-read on SIGHUP and `config-reload`.
     File(PathBuf),
-    /// An `http://` or `https://` URL, polled and re-fetched on SIGHUP.
+    /// An `http://`, `https://` or `s3://bucket/key` URL, polled and
+    /// re-fetched on SIGHUP.
     Url(String),
 }
 
 /// Why a configuration could not be fetched or loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// The URL's scheme is not http or https.
-    #[error("{0}: only http:// and https:// configuration URLs are supported")]
+    /// The URL's scheme is not http, https or s3.
+    #[error("{0}: only http://, https:// and s3:// configuration URLs are supported")]
     Scheme(String),
-    /// An `s3://` URL: object storage is not built in yet.
-    #[error("{0}: s3:// configuration URLs are not supported yet; serve the object over https")]
-    S3NotSupported(String),
-    /// The HTTP request failed or answered with an error status.
+    /// An `s3://` URL without both a bucket and a key.
+    #[error("{0}: an S3 configuration URL is s3://BUCKET/KEY")]
+    S3Url(String),
+    /// The request failed: an HTTP error status, an S3 error (no such
+    /// bucket or key, access denied), no credentials, or no answer.
     #[error("cannot fetch {url}: {message}")]
     Fetch {
         /// The URL.
@@ -66,7 +72,8 @@ impl ConfigSource {
     pub fn url(url: &str) -> Result<Self, SourceError> {
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("s3://") {
-            return Err(SourceError::S3NotSupported(url.into()));
+            S3Object::parse(url).ok_or_else(|| SourceError::S3Url(url.into()))?;
+            return Ok(Self::Url(url.into()));
         }
         if !lower.starts_with("http://") && !lower.starts_with("https://") {
             return Err(SourceError::Scheme(url.into()));
@@ -81,7 +88,7 @@ impl ConfigSource {
         match self {
             Self::File(path) => Ok((Config::load(path)?, [0; 32])),
             Self::Url(url) => {
-                let text = fetch(url)?;
+                let text = Remote::new(url)?.fetch()?;
                 Ok((Config::parse(&text, url)?, digest(&text)))
             }
         }
@@ -108,16 +115,56 @@ fn short_hex(digest: &[u8; 32]) -> String {
         .collect()
 }
 
+/// A configuration URL and the client that fetches it, kept across polls.
+struct Remote {
+    url: String,
+    client: Client,
+}
+
+enum Client {
+    Http(ureq::Agent),
+    S3(S3Fetcher, S3Object),
+}
+
+impl Remote {
+    /// Prepares to fetch `url`, which [`ConfigSource::url`] accepted.
+    fn new(url: &str) -> Result<Self, SourceError> {
+        let client = match S3Object::parse(url) {
+            Some(object) => {
+                let fetcher = S3Fetcher::new().map_err(|error| SourceError::Fetch {
+                    url: url.into(),
+                    message: format!("cannot start the S3 client's runtime: {error}"),
+                })?;
+                Client::S3(fetcher, object)
+            }
+            None => Client::Http(
+                ureq::Agent::config_builder()
+                    .timeout_global(Some(FETCH_TIMEOUT))
+                    .build()
+                    .into(),
+            ),
+        };
+        Ok(Self {
+            url: url.into(),
+            client,
+        })
+    }
+
+    /// Fetches the URL and returns its content as text.
+    fn fetch(&self) -> Result<String, SourceError> {
+        match &self.client {
+            Client::Http(agent) => fetch_http(agent, &self.url),
+            Client::S3(fetcher, object) => fetcher.fetch(object),
+        }
+    }
+}
+
 /// GETs `url` and returns its body as text.
-fn fetch(url: &str) -> Result<String, SourceError> {
+fn fetch_http(agent: &ureq::Agent, url: &str) -> Result<String, SourceError> {
     let failed = |message: String| SourceError::Fetch {
         url: url.into(),
         message,
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(FETCH_TIMEOUT))
-        .build()
-        .into();
     let mut response = agent
         .get(url)
         .call()
@@ -168,11 +215,22 @@ impl Poller {
 /// The poller's loop: wait, fetch, compare, apply.
 fn poll(shared: &Shared, url: &str, interval: Duration, started: [u8; 32], woken: &Receiver<()>) {
     let source = ConfigSource::Url(url.into());
+    let remote = match Remote::new(url) {
+        Ok(remote) => remote,
+        Err(error) => {
+            warn!(
+                msg_id = "LH_CONFIG_FETCH_FAILED",
+                %error,
+                "configuration source not polled; the running one keeps serving"
+            );
+            return;
+        }
+    };
     let mut applied = started;
     let mut failures: u64 = 0;
     let mut last_failure_log: Option<Instant> = None;
     while wait(shared, interval, woken) {
-        let text = match fetch(url) {
+        let text = match remote.fetch() {
             Ok(text) => text,
             Err(error) => {
                 failures += 1;
@@ -255,10 +313,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn s3_and_unknown_schemes_are_refused() {
+    fn malformed_s3_and_unknown_schemes_are_refused() {
+        assert!(ConfigSource::url("s3://bucket/kea.json").is_ok());
         assert!(matches!(
-            ConfigSource::url("s3://bucket/kea.json"),
-            Err(SourceError::S3NotSupported(_))
+            ConfigSource::url("s3://bucket"),
+            Err(SourceError::S3Url(_))
         ));
         assert!(matches!(
             ConfigSource::url("ftp://host/kea.json"),

@@ -6,8 +6,9 @@
 //! names; [`TestNet::lab_config`] gives the matching `kea-lab.json`; [`TestNet::start_server`]
 //! runs a [`ServerKind`] on it. Clients: [`TestNet::run_perfdhcp`], [`TestNet::dhclient`],
 //! [`TestNet::udhcpc`], [`TestNet::nmap_dhcp_discover`] and the in-process [`RelayClient`].
-//! [`LeaseFile`] reads `leases4.csv` without the code under test. [`scenarios`] holds test
-//! bodies written once and run against both servers.
+//! [`LeaseFile`] reads `leases4.csv` without the code under test. [`MotoServer`] is an S3
+//! endpoint (moto) inside a namespace. [`scenarios`] holds test bodies written once and run
+//! against both servers.
 //!
 //! Everything needs root and `ip netns`. Every name carries the process id and a counter, so
 //! tests run in parallel; everything is undone on drop, during a panic too.
@@ -19,6 +20,7 @@ mod clients;
 pub mod config;
 mod error;
 mod leasefile;
+mod moto;
 mod net;
 mod process;
 mod raw;
@@ -33,6 +35,7 @@ pub use clients::{
 };
 pub use error::{Error, Result};
 pub use leasefile::{LeaseFile, LeaseRecord};
+pub use moto::{MOTO_PORT, MotoServer};
 pub use net::{
     BCAST_CLIENT_ADDR, BCAST_SERVER_ADDR, HARNESS_RELAY_ADDR, KEEP_DIR_VAR, RELAY_AGENT_ADDR,
     RELAY_SERVER_ADDR, RelayGuard, Side, TestNet,
