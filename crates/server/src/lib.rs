@@ -18,6 +18,7 @@
 mod committer;
 mod control;
 mod database;
+mod pace;
 mod socket;
 mod source;
 mod stats;
@@ -38,6 +39,7 @@ use tracing::{debug, info, warn};
 use crate::committer::{Committer, Job, Pending};
 pub use crate::control::reload::ReloadError;
 pub use crate::database::params as sql_params;
+use crate::pace::{Pace, Standby};
 pub use crate::socket::SocketError;
 use crate::socket::{InterfaceSocket, ReceiveBatch};
 pub use crate::source::{ConfigSource, SourceError};
@@ -128,12 +130,14 @@ impl Server {
         let mut workers = Vec::new();
         for socket in &sockets {
             info!(interface = %socket.name, address = %socket.address, "bound");
+            let standby = Arc::new(Standby::default());
             for index in 0..per_interface {
                 let (shared, socket) = (Arc::clone(&shared), Arc::clone(socket));
-                let jobs = committer.sender();
+                let (jobs, standby) = (committer.sender(), Arc::clone(&standby));
+                let role = if index == 0 { Role::First } else { Role::Spare };
                 let thread = std::thread::Builder::new()
                     .name(format!("worker-{}-{index}", socket.name))
-                    .spawn(move || serve(&shared, &socket, &jobs))
+                    .spawn(move || serve(&shared, &socket, &jobs, role, &standby))
                     .map_err(|source| SocketError::Open {
                         interface: "thread".into(),
                         source,
@@ -255,17 +259,60 @@ fn worker_count(config: &Config) -> usize {
     }
 }
 
+/// How long a worker lets datagrams queue before taking them, when they
+/// arrive often enough to gather (see [`Pace`]).
+const RECEIVE_WINDOW: Duration = Duration::from_millis(5);
+/// How often a waiting spare worker checks whether the server stops.
+const SPARE_CHECK: Duration = Duration::from_millis(200);
+
+/// A worker's part in serving its socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Always serves; calls the spare workers when a full batch is queued.
+    First,
+    /// Serves only while called (see [`Standby`]).
+    Spare,
+}
+
 /// A worker: receive a batch, decide, send the replies that change no
 /// lease, and hand the rest to the committer in one job.
-fn serve(shared: &Shared, socket: &Arc<InterfaceSocket>, jobs: &crossbeam_channel::Sender<Job>) {
+fn serve(
+    shared: &Shared,
+    socket: &Arc<InterfaceSocket>,
+    jobs: &crossbeam_channel::Sender<Job>,
+    role: Role,
+    standby: &Standby,
+) {
     let mut batch = ReceiveBatch::new();
     let mut immediate = Vec::with_capacity(socket::BATCH);
     let mut pending = Vec::new();
+    let mut pace = Pace::new(RECEIVE_WINDOW, socket::BATCH);
+    // Whether the last receive filled the batch: more is queued, so the
+    // next one takes it at once.
+    let mut full = false;
     while !shared.stopping.load(Ordering::Relaxed) {
+        match role {
+            Role::First if !full => drop(pace.wait()),
+            Role::First => {}
+            Role::Spare if !standby.wait(SPARE_CHECK) => continue,
+            Role::Spare => {}
+        }
         match batch.receive(&socket.socket) {
-            Ok(_) => {}
-            Err(error) if is_timeout(&error) => continue,
+            Ok(received) => {
+                pace.taken(received);
+                full = received == socket::BATCH;
+                match role {
+                    Role::First if received == socket::BATCH => standby.call(),
+                    Role::Spare if received < socket::BATCH / 2 => standby.dismiss(),
+                    _ => {}
+                }
+            }
+            Err(error) if is_timeout(&error) => {
+                full = false;
+                continue;
+            }
             Err(error) => {
+                full = false;
                 shared.stats.receive_error(&error);
                 continue;
             }
