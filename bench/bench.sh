@@ -1,7 +1,8 @@
 #!/bin/bash
 # leasehold and Kea 2.2 side by side in one test network, under the same load from perfdhcp
 # and from `leasehold perf`, memfile lease storage (shared/lab/kea-lab.json with a fresh lease
-# file for every run). For each server and load generator it prints:
+# file for every run and a wider relay pool, see below). For each server and load generator
+# it prints:
 #
 #   max_rate   the highest achieved rate (4-way exchanges/s) with under 1% drops, found by
 #              doubling the offered rate and then bisecting (each step a fresh server)
@@ -32,8 +33,14 @@ need kea-dhcp4 perfdhcp jq
 net_up
 trap 'stop_server; net_down; rm -rf "$work"' EXIT
 
-# kea-lab.json with the lease file in our own directory.
-sed "s|/tmp/dhcp-lab/leases4.csv|$work/leases4.csv|" "$KEA_LAB" >"$work/kea-lab.json"
+# kea-lab.json with the lease file in our own directory, and the relayed clients' subnet
+# widened from 10.0.0.0/16 to 10.0.0.0/12 for both servers: every step leases a new address
+# to each client, and a 2 s step at 33,000/s would exhaust the /16's 65,521 addresses and
+# count the pool's end as the server's drops.
+sed -e "s|/tmp/dhcp-lab/leases4.csv|$work/leases4.csv|" \
+    -e "s|10.0.0.0/16|10.0.0.0/12|" -e "s|10.0.255.250|10.15.255.250|" \
+    "$KEA_LAB" >"$work/kea-lab.json"
+grep -q 10.15.255.250 "$work/kea-lab.json" || { echo "bench: cannot widen $KEA_LAB" >&2; exit 1; }
 
 server_command() {
     case $1 in
