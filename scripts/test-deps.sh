@@ -3,6 +3,7 @@
 # leasehold: from Debian's packages, Kea 2.2 as the baseline, perfdhcp, real
 # DHCP clients, nmap, and jq for the benchmark scripts; from PyPI, moto (the
 # S3 server of the s3:// configuration tests).
+# Then makes sure PostgreSQL and MariaDB run (scripts/databases.sh).
 # Idempotent; needs root.
 set -euo pipefail
 
@@ -30,3 +31,5 @@ if ! python3 -c 'import moto.server' 2>/dev/null; then
     echo "installing: moto[server]"
     python3 -m pip install --quiet 'moto[server]==5.*'
 fi
+
+"$(dirname "$0")/databases.sh"
