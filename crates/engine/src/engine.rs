@@ -198,7 +198,9 @@ impl Engine {
         }
     }
 
-    fn load(&self, leases: Vec<Lease>) -> Vec<Lease> {
+    fn load(&self, mut leases: Vec<Lease>) -> Vec<Lease> {
+        /// Leases moved into the tables between two shrinks of `leases`.
+        const SHRINK_EVERY: usize = 1 << 16;
         let mut counts: HashMap<u32, usize> = HashMap::new();
         for lease in &leases {
             *counts.entry(lease.subnet_id).or_default() += 1;
@@ -208,8 +210,15 @@ impl Engine {
                 subnet.leases.lock().reserve(count);
             }
         }
+        // Taken from the end in file order, and the vector shrunk as it
+        // empties, so a large lease file is never held twice: once read and
+        // once in the tables.
+        leases.reverse();
         let mut orphans = Vec::new();
-        for lease in leases {
+        while let Some(lease) = leases.pop() {
+            if leases.len().is_multiple_of(SHRINK_EVERY) {
+                leases.shrink_to_fit();
+            }
             match self.subnet_by_id(lease.subnet_id) {
                 Some(subnet) => subnet.leases.lock().load(lease),
                 None => orphans.push(lease),
