@@ -233,22 +233,31 @@ struct Exchange {
     reply: Option<Vec<u8>>,
 }
 
-fn run(kind: &ServerKind) -> Vec<Exchange> {
+/// What one differential run needs: a configuration for a test network, the clients that
+/// send queries, and the relay addresses they send them from.
+struct Scenario {
+    configuration: fn(&TestNet) -> Value,
+    clients: fn() -> Vec<Client>,
+    relays: &'static [Ipv4Addr],
+}
+
+fn run(kind: &ServerKind, scenario: &Scenario) -> Vec<Exchange> {
     let net = TestNet::new().unwrap_or_else(|error| panic!("test network: {error}"));
-    for relay in RELAYS {
+    for &relay in scenario.relays {
         net.add_remote_relay(relay)
             .unwrap_or_else(|error| panic!("relay address {relay}: {error}"));
     }
-    let config = configuration(&net);
+    let config = (scenario.configuration)(&net);
     let server = net
         .start_server(kind, &config)
         .unwrap_or_else(|error| panic!("{} did not start: {error}", kind.name()));
-    let relays: Vec<(Ipv4Addr, RawRelay)> = RELAYS
+    let relays: Vec<(Ipv4Addr, RawRelay)> = scenario
+        .relays
         .iter()
         .map(|&address| (address, RawRelay::bind(&net, address).expect("bind relay")))
         .collect();
     let mut exchanges = Vec::new();
-    for (index, client) in clients().into_iter().enumerate() {
+    for (index, client) in (scenario.clients)().into_iter().enumerate() {
         let xid = 0x4c48_0000u32 + (index as u32) * 16;
         let (_, relay) = relays.iter().find(|(a, _)| *a == client.relay).unwrap();
         let mut send = |label: String, query: QueryBuilder, wait: Duration| {
@@ -296,8 +305,17 @@ const INTENDED: &[(&str, &str)] = &[];
 
 #[test]
 fn production_shape_replies_match_kea() {
-    let kea = run(&ServerKind::Kea);
-    let ours = run(&leasehold());
+    compare(&Scenario {
+        configuration,
+        clients,
+        relays: &RELAYS,
+    });
+}
+
+/// Runs `scenario` on Kea 2.2 and on leasehold and fails on any unintended difference.
+fn compare(scenario: &Scenario) {
+    let kea = run(&ServerKind::Kea, scenario);
+    let ours = run(&leasehold(), scenario);
     assert_eq!(kea.len(), ours.len(), "the two runs took different paths");
     let mut compared = 0;
     let mut unexpected = Vec::new();
@@ -347,4 +365,92 @@ fn production_shape_replies_match_kea() {
         "differences:\n{}",
         unexpected.join("\n")
     );
+}
+
+const HINT_NETWORK_RELAY: Ipv4Addr = Ipv4Addr::new(10, 30, 0, 1);
+const HINT_SUBNET_RELAY: Ipv4Addr = Ipv4Addr::new(10, 40, 0, 1);
+const HINT_GLOBAL_RELAY: Ipv4Addr = Ipv4Addr::new(10, 50, 0, 1);
+const HINT_RELAYS: [Ipv4Addr; 3] = [HINT_NETWORK_RELAY, HINT_SUBNET_RELAY, HINT_GLOBAL_RELAY];
+
+/// Lifetime bounds at each scope: global (min, default and max), a shared network with a
+/// default and a maximum, a subnet with a default and a minimum, and a subnet that inherits
+/// the global bounds. Kea inherits each of the three keys on its own.
+fn lifetime_configuration(net: &TestNet) -> Value {
+    json!({
+      "Dhcp4": {
+        "interfaces-config": { "interfaces": [ net.relay_server_if() ] },
+        "lease-database": {
+          "type": "memfile", "persist": true, "lfc-interval": 0, "name": net.lease_file()
+        },
+        "valid-lifetime": 4000, "min-valid-lifetime": 2000, "max-valid-lifetime": 6000,
+        "renew-timer": 1000, "rebind-timer": 1800,
+        "shared-networks": [ {
+          "name": "capped",
+          "relay": { "ip-addresses": [ HINT_NETWORK_RELAY.to_string() ] },
+          "valid-lifetime": 2500, "max-valid-lifetime": 3000,
+          "subnet4": [ {
+            "id": 31, "subnet": "10.30.0.0/24", "pools": [ { "pool": "10.30.0.10 - 10.30.0.50" } ]
+          } ]
+        } ],
+        "subnet4": [
+          {
+            "id": 32, "subnet": "10.40.0.0/24", "pools": [ { "pool": "10.40.0.10 - 10.40.0.50" } ],
+            "relay": { "ip-addresses": [ HINT_SUBNET_RELAY.to_string() ] },
+            "valid-lifetime": 1200, "min-valid-lifetime": 600
+          },
+          {
+            "id": 33, "subnet": "10.50.0.0/24", "pools": [ { "pool": "10.50.0.10 - 10.50.0.50" } ],
+            "relay": { "ip-addresses": [ HINT_GLOBAL_RELAY.to_string() ] }
+          },
+          {
+            "id": 999, "subnet": "172.31.0.0/24",
+            "comment": "answers the harness's readiness probe only",
+            "relay": { "ip-addresses": [ HARNESS_RELAY_ADDR.to_string() ] },
+            "pools": [ { "pool": "172.31.0.10 - 172.31.0.200" } ]
+          }
+        ],
+        "loggers": [ {
+          "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "WARN"
+        } ]
+      }
+    })
+}
+
+/// On each scope, clients asking (option 51) for less than the minimum, for a lifetime
+/// between the bounds, for more than the maximum, and for nothing; the first renews with
+/// its hint.
+fn lifetime_clients() -> Vec<Client> {
+    let relays = [
+        ("network default and max", HINT_NETWORK_RELAY, 0x40),
+        ("subnet default and min", HINT_SUBNET_RELAY, 0x50),
+        ("global bounds", HINT_GLOBAL_RELAY, 0x60),
+    ];
+    let hints: [(&str, Option<u32>); 4] = [
+        ("asks 100 s", Some(100)),
+        ("asks 2500 s", Some(2500)),
+        ("asks 99999 s", Some(99_999)),
+        ("asks nothing", None),
+    ];
+    let mut clients = Vec::new();
+    for (scope, relay, base) in relays {
+        for (index, (asks, hint)) in hints.iter().enumerate() {
+            let label = Box::leak(format!("{scope}, {asks}").into_boxed_str());
+            let mut client = client(label, base + index as u8, relay);
+            if let Some(hint) = hint {
+                client.extra.push((51, hint.to_be_bytes().to_vec()));
+            }
+            client.renew = index == 0;
+            clients.push(client);
+        }
+    }
+    clients
+}
+
+#[test]
+fn lease_time_hints_are_bounded_as_kea_bounds_them() {
+    compare(&Scenario {
+        configuration: lifetime_configuration,
+        clients: lifetime_clients,
+        relays: &HINT_RELAYS,
+    });
 }

@@ -192,7 +192,13 @@ pub(crate) fn read_document(
 
 fn read_dhcp4(reader: &mut Reader<'_>, node: &Node, raw: serde_json::Value) -> Option<Config> {
     let dhcp4 = reader.object(node, "Dhcp4", &DHCP4_KEYS)?;
-    let valid_lifetime = read_lifetimes(reader, &dhcp4).unwrap_or(DEFAULT_VALID_LIFETIME);
+    let defaults = Lifetimes {
+        valid: DEFAULT_VALID_LIFETIME,
+        min: None,
+        max: None,
+    };
+    let lifetimes = read_lifetimes(reader, &dhcp4, defaults);
+    let valid_lifetime = lifetimes.valid;
     let renew_timer = reader.opt_integer(&dhcp4, "renew-timer");
     let rebind_timer = reader.opt_integer(&dhcp4, "rebind-timer");
     check_timers(reader, &dhcp4, renew_timer, rebind_timer);
@@ -206,7 +212,7 @@ fn read_dhcp4(reader: &mut Reader<'_>, node: &Node, raw: serde_json::Value) -> O
     let match_client_id = reader.opt_bool(&dhcp4, "match-client-id").unwrap_or(true);
     let authoritative = reader.opt_bool(&dhcp4, "authoritative").unwrap_or(false);
     let inherited = Inherited {
-        valid_lifetime,
+        lifetimes,
         renew_timer,
         rebind_timer,
         next_server,
@@ -357,31 +363,81 @@ fn read_identifier_types(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> Vec<Ide
     types
 }
 
-/// `valid-lifetime` with its bounds: each of `min-valid-lifetime`,
-/// `valid-lifetime` and `max-valid-lifetime` given in the same map must not
-/// exceed the next, as Kea checks. Returns `valid-lifetime` if given.
-pub(crate) fn read_lifetimes(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<u32> {
+/// The effective `valid-lifetime` and its bounds in one scope. Each key is
+/// inherited on its own (global, then shared network, then subnet), as Kea
+/// does; an unset bound is the lifetime itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lifetimes {
+    /// `valid-lifetime`.
+    pub(crate) valid: u32,
+    /// `min-valid-lifetime`, if set here or above.
+    pub(crate) min: Option<u32>,
+    /// `max-valid-lifetime`, if set here or above.
+    pub(crate) max: Option<u32>,
+}
+
+impl Lifetimes {
+    /// The shortest lifetime a client may ask for.
+    pub(crate) fn min(&self) -> u32 {
+        self.min.unwrap_or(self.valid)
+    }
+
+    /// The longest lifetime a client may ask for.
+    pub(crate) fn max(&self) -> u32 {
+        self.max.unwrap_or(self.valid)
+    }
+}
+
+/// `valid-lifetime`, `min-valid-lifetime` and `max-valid-lifetime` as
+/// `object` sets them over `inherited`. Where the map sets any of the three,
+/// the effective values must be ordered min <= valid <= max, as Kea checks;
+/// an error is reported at a key the map sets.
+pub(crate) fn read_lifetimes(
+    reader: &mut Reader<'_>,
+    object: &Object<'_>,
+    inherited: Lifetimes,
+) -> Lifetimes {
     let min: Option<u32> = reader.opt_integer(object, "min-valid-lifetime");
     let valid: Option<u32> = reader.opt_integer(object, "valid-lifetime");
     let max: Option<u32> = reader.opt_integer(object, "max-valid-lifetime");
+    let effective = Lifetimes {
+        valid: valid.unwrap_or(inherited.valid),
+        min: min.or(inherited.min),
+        max: max.or(inherited.max),
+    };
+    if min.is_none() && valid.is_none() && max.is_none() {
+        return effective;
+    }
     let pairs = [
-        (min, "min-valid-lifetime", valid, "valid-lifetime"),
-        (valid, "valid-lifetime", max, "max-valid-lifetime"),
-        (min, "min-valid-lifetime", max, "max-valid-lifetime"),
+        (
+            effective.min(),
+            "min-valid-lifetime",
+            effective.valid,
+            "valid-lifetime",
+        ),
+        (
+            effective.valid,
+            "valid-lifetime",
+            effective.max(),
+            "max-valid-lifetime",
+        ),
     ];
     for (low, low_key, high, high_key) in pairs {
-        let (Some(low), Some(high)) = (low, high) else {
+        if low <= high {
             continue;
-        };
-        if low > high {
-            let message = format!("{low_key} ({low}) is greater than {high_key} ({high})");
-            let offset = object
-                .get(low_key)
-                .map_or(object.node.offset, |node| node.offset);
-            reader.report(offset, &object.path_of(low_key), message);
         }
+        let key = if object.get(low_key).is_some() {
+            low_key
+        } else {
+            high_key
+        };
+        let offset = object
+            .get(key)
+            .map_or(object.node.offset, |node| node.offset);
+        let message = format!("{low_key} ({low}) is greater than {high_key} ({high})");
+        reader.report(offset, &object.path_of(key), message);
     }
-    valid
+    effective
 }
 
 /// Kea refuses a `renew-timer` greater than the `rebind-timer` (checked here

@@ -391,8 +391,14 @@ pub struct Subnet {
     pub relay_addresses: Vec<Ipv4Addr>,
     /// `interface`.
     pub interface: Option<String>,
-    /// Effective `valid-lifetime` (subnet value, else global).
+    /// Effective `valid-lifetime` (subnet value, else network's, else global).
     pub valid_lifetime: u32,
+    /// Effective `min-valid-lifetime`: the shortest lifetime a client may
+    /// ask for with option 51 (`valid_lifetime` where none is configured).
+    pub min_valid_lifetime: u32,
+    /// Effective `max-valid-lifetime`: the longest lifetime a client may
+    /// ask for (`valid_lifetime` where none is configured).
+    pub max_valid_lifetime: u32,
     /// Effective `renew-timer` (subnet value, else global), if any.
     pub renew_timer: Option<u32>,
     /// Effective `rebind-timer` (subnet value, else global), if any.

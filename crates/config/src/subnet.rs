@@ -104,8 +104,8 @@ const RELAY_KEYS: Keys<'static> = Keys {
 /// overridden by its shared network's.
 #[derive(Debug, Clone)]
 pub(crate) struct Inherited {
-    /// `valid-lifetime`.
-    pub(crate) valid_lifetime: u32,
+    /// `valid-lifetime` with `min-valid-lifetime` and `max-valid-lifetime`.
+    pub(crate) lifetimes: crate::dhcp4::Lifetimes,
     /// `renew-timer`.
     pub(crate) renew_timer: Option<u32>,
     /// `rebind-timer`.
@@ -128,9 +128,7 @@ impl Inherited {
     /// These values with the inheritable keys `object` sets itself.
     pub(crate) fn overridden_by(&self, reader: &mut Reader<'_>, object: &Object<'_>) -> Self {
         let mut next = self.clone();
-        if let Some(valid) = crate::dhcp4::read_lifetimes(reader, object) {
-            next.valid_lifetime = valid;
-        }
+        next.lifetimes = crate::dhcp4::read_lifetimes(reader, object, self.lifetimes);
         if let Some(renew) = reader.opt_integer(object, "renew-timer") {
             next.renew_timer = Some(renew);
         }
@@ -281,7 +279,9 @@ fn read_subnet(
         reservations,
         relay_addresses,
         interface,
-        valid_lifetime: effective.valid_lifetime,
+        valid_lifetime: effective.lifetimes.valid,
+        min_valid_lifetime: effective.lifetimes.min(),
+        max_valid_lifetime: effective.lifetimes.max(),
         renew_timer: effective.renew_timer,
         rebind_timer: effective.rebind_timer,
         next_server: effective.next_server,

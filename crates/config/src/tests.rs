@@ -138,6 +138,11 @@ fn fixture_sets_every_supported_key() {
     assert_eq!(first.options[0].code, 3);
     assert_eq!(first.valid_lifetime, 600);
     assert_eq!(
+        (first.min_valid_lifetime, first.max_valid_lifetime),
+        (300, 5000),
+        "own minimum, global maximum"
+    );
+    assert_eq!(
         (first.renew_timer, first.rebind_timer),
         (Some(100), Some(200))
     );
@@ -172,6 +177,10 @@ fn fixture_sets_every_supported_key() {
         [address("192.0.2.2"), address("192.0.2.3")]
     );
     assert_eq!(second.valid_lifetime, 4000, "inherited");
+    assert_eq!(
+        (second.min_valid_lifetime, second.max_valid_lifetime),
+        (3000, 5000)
+    );
     assert_eq!(
         (second.renew_timer, second.rebind_timer),
         (Some(1000), Some(2000))
@@ -615,6 +624,18 @@ fn lifetime_bounds_are_checked() {
         3,
         "Dhcp4/subnet4[0]/valid-lifetime",
         "greater than max-valid-lifetime",
+    );
+    // Bounds are inherited one by one, and Kea checks the effective triple
+    // wherever a scope sets one of its keys.
+    let text = format!(
+        "{{\n\"Dhcp4\": {{ \"min-valid-lifetime\": 3000, \"subnet4\": [\n{{ {} }}\n] }}\n}}",
+        r#""id": 1, "subnet": "10.0.0.0/24", "valid-lifetime": 600"#
+    );
+    assert_single(
+        &text,
+        3,
+        "Dhcp4/subnet4[0]/valid-lifetime",
+        "min-valid-lifetime (3000) is greater than valid-lifetime (600)",
     );
 }
 

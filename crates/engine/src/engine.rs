@@ -529,7 +529,7 @@ impl Engine {
             return self.nak(query, arrival);
         }
 
-        let lifetime = subnet.config.valid_lifetime;
+        let lifetime = lease_lifetime(&subnet.config, query);
         let lease = self.lease_for(query, subnet, reservation, requested, now, lifetime);
         let mut changes = Vec::with_capacity(2);
         if let Some(previous) = leases.put(lease.clone(), &client, false) {
@@ -642,9 +642,9 @@ impl Engine {
             code::SERVER_IDENTIFIER,
             &context.arrival.local_address.octets(),
         );
-        reply.add(code::LEASE_TIME, &config.valid_lifetime.to_be_bytes());
+        let lifetime = lease_lifetime(config, context.query);
+        reply.add(code::LEASE_TIME, &lifetime.to_be_bytes());
         // Kea leaves out timers that would not fire before the lease ends.
-        let lifetime = config.valid_lifetime;
         if let Some(renew) = config.renew_timer.filter(|&renew| renew < lifetime) {
             reply.add(code::RENEWAL_TIME, &renew.to_be_bytes());
         }
@@ -956,6 +956,21 @@ impl SubnetRuntime {
         self.pool_of(address)
             .is_some_and(|pool| classes.allows(pool.client_class.as_deref()))
     }
+}
+
+/// The lease time for `query`: the lifetime the client asks for in option
+/// 51, bounded by `min-valid-lifetime` and `max-valid-lifetime`, or the
+/// configured `valid-lifetime` when it asks for none (or for 0), as Kea's
+/// `getValidLft` chooses.
+fn lease_lifetime(subnet: &Subnet, query: &Query) -> u32 {
+    let requested = query
+        .option(code::LEASE_TIME)
+        .and_then(|data| <[u8; 4]>::try_from(data).ok())
+        .map(u32::from_be_bytes)
+        .filter(|&requested| requested > 0);
+    requested.map_or(subnet.valid_lifetime, |requested| {
+        requested.clamp(subnet.min_valid_lifetime, subnet.max_valid_lifetime)
+    })
 }
 
 /// The states of a DHCPREQUEST (RFC 2131 section 4.3.2).

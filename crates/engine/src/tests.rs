@@ -52,6 +52,8 @@ fn subnet(id: u32, prefix: &str, first: [u8; 4], last: [u8; 4]) -> Subnet {
         relay_addresses: vec![],
         interface: None,
         valid_lifetime: 4000,
+        min_valid_lifetime: 4000,
+        max_valid_lifetime: 4000,
         renew_timer: Some(1000),
         rebind_timer: Some(2000),
         next_server: None,
@@ -330,6 +332,65 @@ fn selecting_request_is_acked_and_the_lease_persisted() {
     assert_eq!(lease.hwaddr.unwrap().as_bytes(), mac(1));
     assert_eq!(lease.state, LeaseState::Assigned);
     assert_eq!(engine.assigned_addresses(2, NOW + 1), 1);
+}
+
+#[test]
+fn a_requested_lease_time_is_bounded_by_the_subnets_limits() {
+    let mut config = config();
+    let relayed_subnet = &mut config.subnets[1];
+    (
+        relayed_subnet.min_valid_lifetime,
+        relayed_subnet.max_valid_lifetime,
+    ) = (600, 6000);
+    relayed_subnet.renew_timer = Some(1000);
+    relayed_subnet.rebind_timer = Some(1800);
+    relayed_subnet.pools[0].last = Ipv4Addr::new(10, 0, 0, 99);
+    let engine = Engine::new(config, vec![]).0;
+    // (hint, lifetime granted): no hint and 0 get the default.
+    let cases: [(Option<u32>, u32); 5] = [
+        (None, 4000),
+        (Some(0), 4000),
+        (Some(100), 600),
+        (Some(2500), 2500),
+        (Some(99_999), 6000),
+    ];
+    for (n, (hint, granted)) in (1..).zip(cases) {
+        let hint_bytes = hint.map(u32::to_be_bytes);
+        let hint_option: Vec<(u8, &[u8])> = hint_bytes.iter().map(|b| (51, &b[..])).collect();
+        let offer =
+            answer(&engine.handle(&relayed(1, mac(n), &hint_option), &relay_arrival(), NOW));
+        assert_eq!(
+            offer.option(51),
+            Some(&granted.to_be_bytes()[..]),
+            "offer, hint {hint:?}"
+        );
+        let mut options = hint_option.clone();
+        let (requested, server) = (offer.yiaddr.octets(), SERVER.octets());
+        options.extend([(50, &requested[..]), (54, &server[..])]);
+        let outcome = engine.handle(&relayed(3, mac(n), &options), &relay_arrival(), NOW);
+        let ack = answer(&outcome);
+        assert_eq!(
+            ack.option(51),
+            Some(&granted.to_be_bytes()[..]),
+            "ack, hint {hint:?}"
+        );
+        // Timers that would not fire before the lease ends are left out.
+        assert_eq!(
+            ack.option(58).is_some(),
+            granted > 1000,
+            "T1, hint {hint:?}"
+        );
+        assert_eq!(
+            ack.option(59).is_some(),
+            granted > 1800,
+            "T2, hint {hint:?}"
+        );
+        let [LeaseChange::Upsert(lease)] = outcome.changes.as_slice() else {
+            panic!("expected one upsert: {:?}", outcome.changes);
+        };
+        assert_eq!(lease.valid_lifetime, granted, "stored, hint {hint:?}");
+        assert_eq!(lease.expire, NOW + u64::from(granted));
+    }
 }
 
 #[test]
