@@ -11,7 +11,8 @@
 #   cpu_us     server CPU time (user + system) per lease at that fixed rate
 #   rss_mb     the server's peak resident memory (VmHWM) over all its runs
 #
-# then leasehold/Kea ratios, and last how fast each load generator alone can drive a dummy
+# then leasehold/Kea ratios; the fixed-rate figures of leasehold with --gather-window 0 (every
+# query answered at once: the latency and CPU trade of its default); and last how fast each load generator alone can drive a dummy
 # responder that answers everything at once (bench/generators.sh).
 #
 # Needs root, ip netns, kea-dhcp4, perfdhcp, jq, and the release build (make bench builds it).
@@ -46,6 +47,7 @@ server_command() {
     case $1 in
         kea) echo "kea-dhcp4 -c $work/kea-lab.json" ;;
         leasehold) echo "$LEASEHOLD serve -c $work/kea-lab.json" ;;
+        leasehold-at-once) echo "$LEASEHOLD serve -c $work/kea-lab.json --gather-window 0" ;;
     esac
 }
 
@@ -74,7 +76,7 @@ search() {
             # Even the first rate failed: halve it, down to 125/s.
             [ "$rate" -le 125 ] && break
             rate=$((rate / 2))
-        elif [ $((bad - good)) -le $((good / 8)) ] || [ "$steps" -ge 9 ]; then
+        elif [ $((bad - good)) -le $((good / 8)) ] || [ "$steps" -ge 11 ]; then
             break
         else
             rate=$(((good + bad) / 2))
@@ -129,6 +131,14 @@ for tool in perfdhcp leasehold-perf; do
         BEGIN { printf "%-15s %-10s %11.2fx %11.2fx %11.2fx %9.2fx\n", t, "ratio L/K",
                 r(a, b), r(c, d), r(e, f), r(g, h) }'
 done
+
+read -r latency cpu _ < <(fixed leasehold-at-once leasehold-perf)
+read -r _ klat kcpu _ <<<"${result[kea,leasehold-perf]}"
+echo
+echo "leasehold --gather-window 0 (no gathering), leasehold-perf at $FIXED_RATE/s:"
+awk -v l="$latency" -v c="$cpu" -v kl="$klat" -v kc="$kcpu" 'function r(x, y) { return y ? x / y : 0 }
+    BEGIN { printf "  REQUEST-ACK p99 %.3f ms (%.2fx Kea), cpu %.1f us/lease (%.2fx Kea)\n",
+            l, r(l, kl), c, r(c, kc) }'
 
 echo
 "$here/generators.sh" --reuse-network

@@ -10,6 +10,7 @@ use leasehold_testnet::{RELAY_AGENT_ADDR, RELAY_SERVER_ADDR, ServerKind, Side};
 use serde_json::Value;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+const BIN: &str = env!("CARGO_BIN_EXE_leasehold");
 
 fn leasehold() -> ServerKind {
     ServerKind::Leasehold(PathBuf::from(env!("CARGO_BIN_EXE_leasehold")))
@@ -82,6 +83,33 @@ fn renewals_and_releases_keep_the_lease_file_in_step() {
     if code != Some(0) || leases != bound || stages["RENEW-ACK"]["received"] == 0 {
         lab.fail(format!(
             "exit {code:?}, {leases} leases, expected {bound}: {report:#}"
+        ));
+    }
+}
+
+/// `serve --gather-window 0`: nothing waits to gather, and every ACK still leaves only for a
+/// lease in the file.
+#[test]
+fn without_a_gather_window_every_ack_is_in_the_lease_file() {
+    let mut lab = Lab::start(&leasehold(), |_| {});
+    let stopped = lab.server.terminate();
+    lab.check(stopped);
+    let path = lab.check(lab.net.write_config(&lab.config));
+    let path = path.display().to_string();
+    let command = [BIN, "serve", "-c", &path, "--gather-window", "0"];
+    let spawned = lab.net.spawn_server(&command);
+    lab.server = lab.check(spawned);
+    let serving = lab.server.wait_until_serving(&lab.net);
+    lab.check(serving);
+    let (agent, server) = (RELAY_AGENT_ADDR.to_string(), RELAY_SERVER_ADDR.to_string());
+    let args = [
+        "-l", &agent, "-r", "2000", "-n", "4000", "-R", "10000", "-u", "-d", "2", &server,
+    ];
+    let (code, report) = perf(&lab, &args);
+    let relayed = lab.leases().in_subnet(RELAY_SUBNET_ID as u32).len();
+    if code != Some(0) || report["acks"] != 4000 || relayed != 4000 {
+        lab.fail(format!(
+            "exit {code:?}, {relayed} relayed leases in the file, report {report:#}"
         ));
     }
 }

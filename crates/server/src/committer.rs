@@ -17,11 +17,8 @@ use crate::socket::InterfaceSocket;
 /// Most jobs folded into one commit; bounds the latency of the first.
 const MAX_BATCH: usize = 4096;
 
-/// How long the committer lets leases gather before a sync at most, when
-/// they arrive often enough to gather (see [`Pace`]): a sync costs about the
-/// same for one lease as for a hundred.
-const COMMIT_WINDOW: Duration = Duration::from_millis(10);
-/// How many leases the committer waits for, within the window: enough that
+/// How many leases the committer waits for, within its window (a sync costs
+/// about the same for one lease as for a hundred): enough that
 /// the sync's cost per lease is small; at high rates they gather in well
 /// under the window.
 const COMMIT_GATHER: usize = 64;
@@ -91,7 +88,7 @@ impl Committer {
 fn run(mut store: Box<dyn LeaseStore>, shared: &Shared, jobs: &Receiver<Job>) {
     let mut failures = FailureLog::default();
     let mut races = RaceLog::default();
-    let mut pace = Pace::new(COMMIT_WINDOW, COMMIT_GATHER);
+    let mut pace = Pace::new(shared.pacing.commit_window, COMMIT_GATHER);
     loop {
         let mut gathered = Vec::new();
         // When leases come often, wake on the timer alone and take what

@@ -39,6 +39,7 @@ use tracing::{debug, info, warn};
 use crate::committer::{Committer, Job, Pending};
 pub use crate::control::reload::ReloadError;
 pub use crate::database::params as sql_params;
+pub use crate::pace::Pacing;
 use crate::pace::{Pace, Standby};
 pub use crate::socket::SocketError;
 use crate::socket::{InterfaceSocket, ReceiveBatch};
@@ -75,6 +76,7 @@ struct Shared {
     stats: Stats,
     stopping: AtomicBool,
     config_path: Option<PathBuf>,
+    pacing: Pacing,
 }
 
 /// A running server.
@@ -88,9 +90,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Loads leases, opens the sockets and starts serving `config`.
-    /// `config_path`, if given, is re-read on [`reload`](Self::reload).
-    pub fn start(config: Config, config_path: Option<&Path>) -> Result<Self, StartError> {
+    /// Loads leases, opens the sockets and starts serving `config`, letting
+    /// work gather as `pacing` allows. `config_path`, if given, is re-read
+    /// on [`reload`](Self::reload).
+    pub fn start(
+        config: Config,
+        config_path: Option<&Path>,
+        pacing: Pacing,
+    ) -> Result<Self, StartError> {
         if config.interfaces.interfaces.is_empty() {
             return Err(StartError::NoInterfaces);
         }
@@ -117,6 +124,7 @@ impl Server {
             stats: Stats::default(),
             stopping: AtomicBool::new(false),
             config_path: config_path.map(Path::to_path_buf),
+            pacing,
         });
         let committer = Committer::start(store, Arc::clone(&shared));
         let control = control::ControlListener::start(
@@ -259,9 +267,6 @@ fn worker_count(config: &Config) -> usize {
     }
 }
 
-/// How long a worker lets datagrams queue before taking them, when they
-/// arrive often enough to gather (see [`Pace`]).
-const RECEIVE_WINDOW: Duration = Duration::from_millis(5);
 /// How often a waiting spare worker checks whether the server stops.
 const SPARE_CHECK: Duration = Duration::from_millis(200);
 
@@ -286,7 +291,7 @@ fn serve(
     let mut batch = ReceiveBatch::new();
     let mut immediate = Vec::with_capacity(socket::BATCH);
     let mut pending = Vec::new();
-    let mut pace = Pace::new(RECEIVE_WINDOW, socket::BATCH);
+    let mut pace = Pace::new(shared.pacing.receive_window, socket::BATCH);
     // Whether the last receive filled the batch: more is queued, so the
     // next one takes it at once.
     let mut full = false;

@@ -10,6 +10,39 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+/// How long the server may let work gather before taking it, when it comes
+/// often enough to gather: an operator's trade of reply latency for CPU
+/// time per lease. Both windows zero answers every query as soon as it
+/// arrives, with one sync per burst of leases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// Longest wait for leases to gather before a sync.
+    pub commit_window: Duration,
+    /// Longest wait for datagrams to queue before a worker takes them.
+    pub receive_window: Duration,
+}
+
+impl Pacing {
+    /// The default budget: up to 15 ms added to a reply.
+    pub const DEFAULT_BUDGET: Duration = Duration::from_millis(15);
+
+    /// Windows that add at most `budget` to a reply: two thirds of it for
+    /// the commit, whose sync costs most, one third for the receive.
+    pub fn within(budget: Duration) -> Self {
+        let receive_window = budget / 3;
+        Self {
+            commit_window: budget - receive_window,
+            receive_window,
+        }
+    }
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Self::within(Self::DEFAULT_BUDGET)
+    }
+}
+
 /// Tracks the rate at which work is taken, as an exponentially weighted
 /// average over batches, and says how long to let work gather: long enough
 /// for `gather` items at that rate, at most `window`, and not at all when
@@ -106,6 +139,33 @@ impl Standby {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_budget_splits_between_commit_and_receive() {
+        let pacing = Pacing::default();
+        assert_eq!(pacing.commit_window, Duration::from_millis(10));
+        assert_eq!(pacing.receive_window, Duration::from_millis(5));
+        let none = Pacing::within(Duration::ZERO);
+        assert_eq!(
+            (none.commit_window, none.receive_window),
+            (Duration::ZERO, Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_zero_window_never_waits() {
+        let mut pace = Pace::new(Duration::ZERO, 64);
+        let start = Instant::now();
+        for step in 1..=100 {
+            pace.taken_at(32, start + Duration::from_micros(100 * step));
+        }
+        assert!(
+            pace.per_second > 100_000.0,
+            "the rate is high: {}",
+            pace.per_second
+        );
+        assert_eq!(pace.pause(), None);
+    }
 
     /// Feeds `pace` batches of `items` every `gap`, starting at `start`.
     fn feed(pace: &mut Pace, start: Instant, gap: Duration, items: usize, batches: u32) -> Instant {
