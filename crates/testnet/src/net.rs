@@ -233,6 +233,16 @@ impl TestNet {
         Ok(RelayGuard(guard))
     }
 
+    /// A UDP socket bound to `local` in the namespace of `side`.
+    pub(crate) fn bind_udp(
+        &self,
+        side: Side,
+        local: std::net::SocketAddrV4,
+    ) -> Result<std::net::UdpSocket> {
+        self.in_namespace(side, move || std::net::UdpSocket::bind(local))?
+            .map_err(|source| Error::system(format!("bind {local}"), source))
+    }
+
     /// Runs `task` on a thread inside the namespace of `side` (see [`crate::in_namespace`]).
     pub fn in_namespace<T, F>(&self, side: Side, task: F) -> Result<T>
     where

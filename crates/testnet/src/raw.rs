@@ -3,17 +3,19 @@
 //!
 //! [`TestNet::add_remote_relay`] gives the client namespace another relay address and the
 //! server namespace a route to it, so queries can carry any giaddr (a site router's address
-//! inside its subnet, say) and replies still come back. [`RawRelay`] binds `giaddr:67` there;
+//! inside its subnet, say) and replies still come back. [`RawRelay`] binds `giaddr:67` there,
+//! and [`RawClient`] a bound client's `ciaddr:68`, where DHCPINFORM replies go;
 //! [`QueryBuilder`] writes queries with options in exactly the given order; [`ParsedReply`]
 //! splits a reply into header fields and options in wire order.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::net::{RELAY_AGENT_ADDR, RELAY_SERVER_ADDR, Side, TestNet};
 
 const SERVER_PORT: u16 = 67;
+const CLIENT_PORT: u16 = 68;
 const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
 /// Fixed BOOTP header length, before the magic cookie.
 const HEADER_LEN: usize = 236;
@@ -57,9 +59,7 @@ impl RawRelay {
     /// Binds `giaddr:67` in the client namespace; queries go to 192.0.2.1:67.
     pub fn bind(net: &TestNet, giaddr: Ipv4Addr) -> Result<Self> {
         let local = SocketAddrV4::new(giaddr, SERVER_PORT);
-        let socket = net
-            .in_namespace(Side::Client, move || UdpSocket::bind(local))?
-            .map_err(|source| Error::system(format!("bind {local}"), source))?;
+        let socket = net.bind_udp(Side::Client, local)?;
         Ok(Self {
             socket,
             server: SocketAddrV4::new(RELAY_SERVER_ADDR, SERVER_PORT),
@@ -68,41 +68,55 @@ impl RawRelay {
 
     /// Sends `query` and waits up to `timeout` for a BOOTREPLY with its xid and chaddr.
     pub fn exchange(&self, query: &[u8], timeout: Duration) -> Result<Option<Vec<u8>>> {
+        self.send(query)?;
+        wait_for_reply(&self.socket, query, timeout)
+    }
+
+    /// Sends `query` and waits up to `timeout` for its reply at `client` rather than here,
+    /// as a server answers a DHCPINFORM: unicast to its `ciaddr`, relayed or not.
+    pub fn exchange_answered_at(
+        &self,
+        query: &[u8],
+        client: &RawClient,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>> {
+        self.send(query)?;
+        wait_for_reply(&client.socket, query, timeout)
+    }
+
+    fn send(&self, query: &[u8]) -> Result<()> {
         self.socket
             .send_to(query, self.server)
             .map_err(|source| Error::system(format!("send to {}", self.server), source))?;
-        let deadline = Instant::now() + timeout;
-        let mut buffer = [0u8; 1500];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(None);
-            }
-            self.socket
-                .set_read_timeout(Some(left))
-                .map_err(|source| Error::system("set socket timeout", source))?;
-            let length = match self.socket.recv(&mut buffer) {
-                Ok(length) => length,
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(None);
-                }
-                Err(source) => return Err(Error::system("receive reply", source)),
-            };
-            let reply = &buffer[..length];
-            let answers = length >= HEADER_LEN
-                && reply[0] == 2
-                && reply[4..8] == query[4..8]
-                && reply[28..44] == query[28..44];
-            if answers {
-                return Ok(Some(reply.to_vec()));
-            }
-        }
+        Ok(())
     }
+}
+
+/// A configured client's socket at `address:68` in the client namespace; the address must
+/// be routed there ([`TestNet::add_remote_relay`] does that for any address).
+#[derive(Debug)]
+pub struct RawClient {
+    socket: UdpSocket,
+}
+
+impl RawClient {
+    /// Binds `address:68` in the client namespace.
+    pub fn bind(net: &TestNet, address: Ipv4Addr) -> Result<Self> {
+        let local = SocketAddrV4::new(address, CLIENT_PORT);
+        let socket = net.bind_udp(Side::Client, local)?;
+        Ok(Self { socket })
+    }
+}
+
+/// Waits up to `timeout` on `socket` for a BOOTREPLY with `query`'s xid and chaddr.
+fn wait_for_reply(socket: &UdpSocket, query: &[u8], timeout: Duration) -> Result<Option<Vec<u8>>> {
+    crate::relay::receive_until(socket, timeout, |reply| {
+        let answers = reply.len() >= HEADER_LEN
+            && reply[0] == 2
+            && reply[4..8] == query[4..8]
+            && reply[28..44] == query[28..44];
+        answers.then(|| reply.to_vec())
+    })
 }
 
 /// A DHCPv4 query written field by field; options go out in the order added.

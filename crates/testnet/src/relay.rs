@@ -71,9 +71,7 @@ impl RelayClient {
     /// Binds `giaddr:67` in the client namespace of `net`; requests go to 192.0.2.1:67.
     pub fn bind(net: &TestNet, giaddr: Ipv4Addr) -> Result<Self> {
         let local = SocketAddrV4::new(giaddr, SERVER_PORT);
-        let socket = net
-            .in_namespace(Side::Client, move || UdpSocket::bind(local))?
-            .map_err(|source| Error::system(format!("bind {local}"), source))?;
+        let socket = net.bind_udp(Side::Client, local)?;
         Ok(Self {
             socket,
             giaddr,
@@ -216,28 +214,11 @@ impl RelayClient {
         timeout: Duration,
     ) -> Result<Option<Message>> {
         self.send(request)?;
-        let deadline = Instant::now() + timeout;
-        let mut buffer = [0u8; 1500];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(None);
-            }
-            self.socket
-                .set_read_timeout(Some(left))
-                .map_err(|source| Error::system("set socket timeout", source))?;
-            let length = match self.socket.recv(&mut buffer) {
-                Ok(length) => length,
-                Err(error) if is_timeout(&error) => return Ok(None),
-                Err(source) => return Err(Error::system("receive reply", source)),
-            };
-            let Ok(reply) = Message::from_bytes(&buffer[..length]) else {
-                continue;
-            };
-            if is_reply_to(&reply, request, kinds) {
-                return Ok(Some(reply));
-            }
-        }
+        receive_until(&self.socket, timeout, |datagram| {
+            Message::from_bytes(datagram)
+                .ok()
+                .filter(|reply| is_reply_to(reply, request, kinds))
+        })
     }
 
     fn no_reply(&self, expected: &'static str, mac: [u8; 6]) -> Error {
@@ -250,11 +231,38 @@ impl RelayClient {
     }
 }
 
-fn is_timeout(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
+/// Receives datagrams on `socket` until `accept` takes one or `timeout` passes.
+pub(crate) fn receive_until<T>(
+    socket: &UdpSocket,
+    timeout: Duration,
+    mut accept: impl FnMut(&[u8]) -> Option<T>,
+) -> Result<Option<T>> {
+    let deadline = Instant::now() + timeout;
+    let mut buffer = [0u8; 1500];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        socket
+            .set_read_timeout(Some(left))
+            .map_err(|source| Error::system("set socket timeout", source))?;
+        let length = match socket.recv(&mut buffer) {
+            Ok(length) => length,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(source) => return Err(Error::system("receive reply", source)),
+        };
+        if let Some(accepted) = accept(&buffer[..length]) {
+            return Ok(Some(accepted));
+        }
+    }
 }
 
 fn is_reply_to(reply: &Message, request: &Message, kinds: &[MessageType]) -> bool {
