@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use leasehold_testnet::{
-    HARNESS_RELAY_ADDR, ParsedReply, QueryBuilder, RELAY_SERVER_ADDR, RawRelay, ServerKind, TestNet,
+    HARNESS_RELAY_ADDR, ParsedReply, QueryBuilder, RELAY_SERVER_ADDR, RawClient, RawRelay,
+    ServerKind, TestNet,
 };
 use serde_json::{Value, json};
 
@@ -151,31 +152,60 @@ fn configuration(net: &TestNet) -> Value {
 
 /// One client's exchange.
 struct Client {
-    label: &'static str,
+    label: String,
     mac: [u8; 6],
     relay: Ipv4Addr,
     /// Options after 53, before 55 (client id, user class, relay information, ...).
     extra: Vec<(u8, Vec<u8>)>,
     prl: &'static [u8],
-    /// Also send a RENEWING request (ciaddr set) after the ACK.
-    renew: bool,
+    /// What it sends once bound, in order.
+    then: Vec<Then>,
 }
 
-fn client(label: &'static str, last: u8, relay: Ipv4Addr) -> Client {
+/// What a bound client sends after its ACK.
+#[derive(Clone, Copy)]
+enum Then {
+    /// A RENEWING request (ciaddr set).
+    Renew,
+    /// A DHCPINFORM from its address.
+    Inform,
+    /// An INIT-REBOOT request for an address of no subnet it may use.
+    RebootElsewhere,
+    /// A DECLINE of its address, then a new DISCOVER.
+    Decline,
+    /// A RELEASE of its address, then a new DISCOVER.
+    Release,
+}
+
+fn client(label: &str, last: u8, relay: Ipv4Addr) -> Client {
     Client {
-        label,
+        label: label.to_owned(),
         mac: [0x02, 0, 0, 0, 0x0a, last],
         relay,
         extra: Vec::new(),
         prl: PRL,
-        renew: false,
+        then: Vec::new(),
     }
 }
 
 fn clients() -> Vec<Client> {
     let mut with_id = client("site A, client id, renews", 0x10, SITE_A_RELAY);
     with_id.extra.push((61, vec![1, 2, 0, 0, 0, 0x0a, 0x10]));
-    with_id.renew = true;
+    with_id.then = vec![Then::Renew, Then::Inform];
+    let mut second = client("site A, second", 0x11, SITE_A_RELAY);
+    second.then = vec![Then::RebootElsewhere];
+    let mut declines = client(
+        "site B, network relay address, declines",
+        0x20,
+        SITE_B_RELAY,
+    );
+    declines.then = vec![Then::Decline];
+    let mut releases = client(
+        "site B, giaddr inside net2 (network lifetime), releases",
+        0x23,
+        SITE_B_NET2_RELAY,
+    );
+    releases.then = vec![Then::Release, Then::Inform];
     let mut voip = client(
         "site A, user class voip, asks for 66 and 234",
         0x03,
@@ -208,20 +238,16 @@ fn clients() -> Vec<Client> {
     selection.extra.push((118, vec![10, 20, 2, 0]));
     vec![
         with_id,
-        client("site A, second", 0x11, SITE_A_RELAY),
+        second,
         client("site A, third (pool of net1 now full)", 0x12, SITE_A_RELAY),
         client("site A, fourth (moves to net2)", 0x13, SITE_A_RELAY),
         client("site A, hw-address reservation", 0x01, SITE_A_RELAY),
         circuit,
         voip,
         link,
-        client("site B, network relay address", 0x20, SITE_B_RELAY),
+        declines,
         asks_custom,
-        client(
-            "site B, giaddr inside net2 (network lifetime)",
-            0x23,
-            SITE_B_NET2_RELAY,
-        ),
+        releases,
         selection,
         client("unknown relay: no answer", 0x30, UNKNOWN_RELAY),
     ]
@@ -260,14 +286,20 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Vec<Exchange> {
     for (index, client) in (scenario.clients)().into_iter().enumerate() {
         let xid = 0x4c48_0000u32 + (index as u32) * 16;
         let (_, relay) = relays.iter().find(|(a, _)| *a == client.relay).unwrap();
-        let mut send = |label: String, query: QueryBuilder, wait: Duration| {
-            let reply = relay.exchange(&query.build(), wait).expect("exchange");
-            exchanges.push(Exchange {
-                label,
-                reply: reply.clone(),
-            });
-            reply
-        };
+        // The reply is awaited at the relay, or where the server must unicast it.
+        let mut send =
+            |label: String, query: QueryBuilder, wait: Duration, at: Option<&RawClient>| {
+                let reply = match at {
+                    None => relay.exchange(&query.build(), wait),
+                    Some(at) => relay.exchange_answered_at(&query.build(), at, wait),
+                };
+                let reply = reply.expect("exchange");
+                exchanges.push(Exchange {
+                    label,
+                    reply: reply.clone(),
+                });
+                reply
+            };
         let build = |message_type: u8, xid: u32| {
             let mut query = QueryBuilder::new(message_type, xid, client.mac)
                 .hops(1)
@@ -279,7 +311,7 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Vec<Exchange> {
         };
         let wait = Duration::from_millis(1000);
         let discover = build(1, xid + 1).option(55, client.prl);
-        let offer = send(format!("{}: DISCOVER", client.label), discover, wait);
+        let offer = send(format!("{}: DISCOVER", client.label), discover, wait, None);
         let Some(offer) = offer.as_deref().and_then(ParsedReply::parse) else {
             continue;
         };
@@ -287,21 +319,68 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Vec<Exchange> {
             .option(50, &offer.yiaddr.octets())
             .option(54, &RELAY_SERVER_ADDR.octets())
             .option(55, client.prl);
-        let ack = send(format!("{}: REQUEST", client.label), request, wait);
+        let ack = send(format!("{}: REQUEST", client.label), request, wait, None);
         let Some(ack) = ack.as_deref().and_then(ParsedReply::parse) else {
             continue;
         };
-        if client.renew {
-            let renew = build(3, xid + 3).ciaddr(ack.yiaddr).option(55, client.prl);
-            send(format!("{}: RENEW", client.label), renew, wait);
+        let label = &client.label;
+        let server_id = RELAY_SERVER_ADDR.octets();
+        for (step, then) in (4..).zip(&client.then) {
+            let xid = xid + step;
+            let address = ack.yiaddr.octets();
+            match then {
+                Then::Renew => {
+                    let renew = build(3, xid).ciaddr(ack.yiaddr).option(55, client.prl);
+                    send(format!("{label}: RENEW"), renew, wait, None);
+                }
+                Then::Inform => {
+                    // The reply goes to ciaddr:68, not to the relay (RFC 2131 4.3.5).
+                    net.add_remote_relay(ack.yiaddr)
+                        .expect("route to the client");
+                    let at = RawClient::bind(&net, ack.yiaddr).expect("bind the client");
+                    let inform = build(8, xid).ciaddr(ack.yiaddr).option(55, client.prl);
+                    send(format!("{label}: INFORM"), inform, wait, Some(&at));
+                }
+                Then::RebootElsewhere => {
+                    let elsewhere = Ipv4Addr::new(10, 99, 0, 7).octets();
+                    let reboot = build(3, xid).option(50, &elsewhere).option(55, client.prl);
+                    send(
+                        format!("{label}: INIT-REBOOT elsewhere"),
+                        reboot,
+                        wait,
+                        None,
+                    );
+                }
+                Then::Decline | Then::Release => {
+                    let (name, query) = match then {
+                        Then::Decline => ("DECLINE", build(4, xid).option(50, &address)),
+                        _ => ("RELEASE", build(7, xid).ciaddr(ack.yiaddr)),
+                    };
+                    let query = query.option(54, &server_id);
+                    send(format!("{label}: {name}"), query, NO_REPLY_WAIT, None);
+                    let again = build(1, xid + 8).option(55, client.prl);
+                    send(format!("{label}: DISCOVER after {name}"), again, wait, None);
+                }
+            }
         }
     }
     drop(server);
     exchanges
 }
 
+/// How long to wait for the reply a DECLINE or RELEASE must not get.
+const NO_REPLY_WAIT: Duration = Duration::from_millis(300);
+
 /// Differences that are intended, each with the reason; `(label prefix, difference prefix)`.
-const INTENDED: &[(&str, &str)] = &[];
+const INTENDED: &[(&str, &str)] = &[
+    // RFC 2131 4.3.2: a NAK to a relayed REQUEST MUST have the broadcast bit set, so that the
+    // relay broadcasts it to a client whose address may be wrong; Kea 2.2 copies the query's
+    // flags instead.
+    (
+        "site A, second: INIT-REBOOT elsewhere",
+        "flags: 0x0000 vs 0x8000",
+    ),
+];
 
 #[test]
 fn production_shape_replies_match_kea() {
@@ -434,12 +513,13 @@ fn lifetime_clients() -> Vec<Client> {
     let mut clients = Vec::new();
     for (scope, relay, base) in relays {
         for (index, (asks, hint)) in hints.iter().enumerate() {
-            let label = Box::leak(format!("{scope}, {asks}").into_boxed_str());
-            let mut client = client(label, base + index as u8, relay);
+            let mut client = client(&format!("{scope}, {asks}"), base + index as u8, relay);
             if let Some(hint) = hint {
                 client.extra.push((51, hint.to_be_bytes().to_vec()));
             }
-            client.renew = index == 0;
+            if index == 0 {
+                client.then.push(Then::Renew);
+            }
             clients.push(client);
         }
     }

@@ -591,6 +591,11 @@ impl Engine {
         };
         let mut reply = ReplyBuilder::new(MessageType::Ack, query);
         reply.ciaddr = query.ciaddr;
+        // Without ciaddr a relay cannot tell where the reply goes: let it
+        // broadcast, as Kea does.
+        if query.is_relayed() && query.ciaddr.is_unspecified() {
+            reply.flags |= crate::wire::BROADCAST_FLAG;
+        }
         reply.add(code::SERVER_IDENTIFIER, &arrival.local_address.octets());
         self.add_configured_options(&mut reply, &mut context);
         Outcome::reply(self.finish(reply, query, arrival), Vec::new())
@@ -605,9 +610,17 @@ impl Engine {
         Outcome::reply(self.finish(reply, query, arrival), Vec::new())
     }
 
-    /// Echoes client identifier, relay agent information and subnet
-    /// selection (RFC 6842, 3046, 3011), picks the destination, and encodes.
+    /// Picks the destination, echoes client identifier, relay agent
+    /// information and subnet selection (RFC 6842, 3046, 3011), and encodes.
     fn finish(&self, mut reply: ReplyBuilder, query: &Query, arrival: &Arrival<'_>) -> Reply {
+        let destination = destination(query, &reply, arrival);
+        // A relayed INFORM answered straight to its ciaddr: the reply does
+        // not pass the relay, so it carries no relay fields (as in Kea).
+        let direct = query.is_relayed() && matches!(destination, Destination::Client(_));
+        if direct {
+            reply.hops = 0;
+            reply.giaddr = Ipv4Addr::UNSPECIFIED;
+        }
         if let Some(client_id) = query
             .client_id
             .as_ref()
@@ -618,7 +631,7 @@ impl Engine {
         if let Some(info) = query
             .relay_agent_information
             .as_ref()
-            .filter(|i| !i.is_empty())
+            .filter(|info| !info.is_empty() && !direct)
         {
             reply.add(code::RELAY_AGENT_INFORMATION, info);
         }
@@ -626,7 +639,6 @@ impl Engine {
             reply.add(code::SUBNET_SELECTION, selection);
         }
         let message_type = reply.message_type;
-        let destination = destination(query, &reply, arrival);
         Reply {
             message_type,
             bytes: reply.encode(),
@@ -1006,6 +1018,11 @@ impl RequestState {
 /// A relay that sent the RFC 8357 source port sub-option gets the reply on
 /// the port it sent from.
 fn destination(query: &Query, reply: &ReplyBuilder, arrival: &Arrival<'_>) -> Destination {
+    // Section 4.3.5: the ACK to an INFORM goes straight to its ciaddr, even
+    // through a relay.
+    if query.message_type == MessageType::Inform && !query.ciaddr.is_unspecified() {
+        return Destination::Client(query.ciaddr);
+    }
     if query.is_relayed() {
         let port = match query.has_relay_source_port() {
             true => arrival.source.port(),

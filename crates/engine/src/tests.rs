@@ -604,7 +604,8 @@ fn declined_address_is_on_probation() {
 fn inform_gets_options_but_no_lease() {
     let engine = engine();
     let client = Ipv4Addr::new(10, 0, 0, 77);
-    let inform = with_ciaddr(relayed(8, mac(1), &[]), client);
+    let agent_information: &[u8] = &[1, 2, 0, 7];
+    let inform = with_ciaddr(relayed(8, mac(1), &[(82, agent_information)]), client);
     let outcome = engine.handle(&inform, &relay_arrival(), NOW);
     let ack = answer(&outcome);
     assert_eq!(ack.message_type, MessageType::Ack);
@@ -612,6 +613,36 @@ fn inform_gets_options_but_no_lease() {
     assert_eq!(ack.option(51), None);
     assert_eq!(ack.option(3), Some(&[10, 0, 0, 1][..]));
     assert!(outcome.changes.is_empty());
+    // Section 4.3.5: straight to ciaddr, not back through the relay.
+    assert_eq!(ack.destination, Destination::Client(client));
+    assert_eq!(ack.bytes[10] & 0x80, 0, "no broadcast bit");
+    assert_eq!(
+        (ack.bytes[3], &ack.bytes[24..28]),
+        (0, &[0; 4][..]),
+        "no hops, no giaddr"
+    );
+    assert_eq!(
+        ack.option(82),
+        None,
+        "relay information stays with the relay"
+    );
+}
+
+#[test]
+fn a_relayed_inform_without_ciaddr_goes_back_through_the_relay_for_broadcast() {
+    let engine = engine();
+    let outcome = engine.handle(&relayed(8, mac(1), &[]), &relay_arrival(), NOW);
+    let ack = answer(&outcome);
+    assert_eq!(ack.message_type, MessageType::Ack);
+    assert_eq!(
+        ack.destination,
+        Destination::Relay(SocketAddrV4::new(RELAY, 67))
+    );
+    assert_eq!(
+        ack.bytes[10] & 0x80,
+        0x80,
+        "broadcast bit set for the relay"
+    );
 }
 
 #[test]
