@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use leasehold_testnet::{
-    HARNESS_RELAY_ADDR, ParsedReply, QueryBuilder, RELAY_SERVER_ADDR, RawClient, RawRelay,
-    ServerKind, TestNet,
+    HARNESS_RELAY_ADDR, LeaseFile, LeaseRecord, ParsedReply, QueryBuilder, RELAY_SERVER_ADDR,
+    RawClient, RawRelay, ServerKind, TestNet,
 };
 use serde_json::{Value, json};
 
@@ -92,7 +92,7 @@ fn configuration(net: &TestNet) -> Value {
                 "pools": [ { "pool": "10.10.0.10 - 10.10.0.12" } ],
                 "require-client-classes": [ "a-net1" ],
                 "reservations": [
-                  { "hw-address": "02:00:00:00:0a:01", "ip-address": "10.10.0.100" }
+                  { "hw-address": "02:00:00:00:0a:01", "ip-address": "10.10.0.100", "hostname": "Desk-1" }
                 ]
               },
               {
@@ -105,7 +105,7 @@ fn configuration(net: &TestNet) -> Value {
                 "id": 13, "subnet": "10.10.2.0/24",
                 "pools": [ { "pool": "10.10.2.10 - 10.10.2.20" } ],
                 "require-client-classes": [ "a-net3" ],
-                "reservations": [ { "circuit-id": "'port-7'", "ip-address": "10.10.2.77" } ]
+                "reservations": [ { "circuit-id": "'port-7'", "ip-address": "10.10.2.77", "hostname": "printer-7" } ]
               }
             ]
           },
@@ -200,6 +200,28 @@ fn clients() -> Vec<Client> {
         SITE_B_RELAY,
     );
     declines.then = vec![Then::Decline];
+    let mut hostname = client("site B, sends a host name", 0x24, SITE_B_RELAY);
+    hostname.extra.push((12, b"Laptop_7".to_vec()));
+    hostname.then = vec![Then::Renew];
+    let mut fqdn = client("site B, sends a client FQDN", 0x25, SITE_B_RELAY);
+    fqdn.extra.push((
+        81,
+        b"\x05\x00\x00\x07desktop\x04site\x07example\x00".to_vec(),
+    ));
+    let mut partial = client("site B, sends a partial FQDN", 0x26, SITE_B_RELAY);
+    partial.extra.push((81, b"\x04\x00\x00\x06tablet".to_vec()));
+    let mut ascii = client("site B, sends an ASCII FQDN", 0x27, SITE_B_RELAY);
+    ascii
+        .extra
+        .push((81, b"\x01\x00\x00Phone.Site.Example".to_vec()));
+    let mut reserved = client(
+        "site A, hw-address reservation, sends an FQDN",
+        0x01,
+        SITE_A_RELAY,
+    );
+    reserved
+        .extra
+        .push((81, b"\x05\x00\x00\x04mine\x00".to_vec()));
     let mut releases = client(
         "site B, giaddr inside net2 (network lifetime), releases",
         0x23,
@@ -241,11 +263,15 @@ fn clients() -> Vec<Client> {
         second,
         client("site A, third (pool of net1 now full)", 0x12, SITE_A_RELAY),
         client("site A, fourth (moves to net2)", 0x13, SITE_A_RELAY),
-        client("site A, hw-address reservation", 0x01, SITE_A_RELAY),
+        reserved,
         circuit,
         voip,
         link,
         declines,
+        hostname,
+        fqdn,
+        partial,
+        ascii,
         asks_custom,
         releases,
         selection,
@@ -267,7 +293,13 @@ struct Scenario {
     relays: &'static [Ipv4Addr],
 }
 
-fn run(kind: &ServerKind, scenario: &Scenario) -> Vec<Exchange> {
+/// What a run leaves behind: every reply, and the lease file.
+struct Run {
+    exchanges: Vec<Exchange>,
+    leases: LeaseFile,
+}
+
+fn run(kind: &ServerKind, scenario: &Scenario) -> Run {
     let net = TestNet::new().unwrap_or_else(|error| panic!("test network: {error}"));
     for &relay in scenario.relays {
         net.add_remote_relay(relay)
@@ -364,8 +396,10 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Vec<Exchange> {
             }
         }
     }
+    // Kea appends to its lease file as it answers; leasehold syncs before it answers.
+    let leases = LeaseFile::read(&net.lease_file()).expect("lease file");
     drop(server);
-    exchanges
+    Run { exchanges, leases }
 }
 
 /// How long to wait for the reply a DECLINE or RELEASE must not get.
@@ -393,8 +427,14 @@ fn production_shape_replies_match_kea() {
 
 /// Runs `scenario` on Kea 2.2 and on leasehold and fails on any unintended difference.
 fn compare(scenario: &Scenario) {
-    let kea = run(&ServerKind::Kea, scenario);
-    let ours = run(&leasehold(), scenario);
+    let Run {
+        exchanges: kea,
+        leases: kea_leases,
+    } = run(&ServerKind::Kea, scenario);
+    let Run {
+        exchanges: ours,
+        leases: our_leases,
+    } = run(&leasehold(), scenario);
     assert_eq!(kea.len(), ours.len(), "the two runs took different paths");
     let mut compared = 0;
     let mut unexpected = Vec::new();
@@ -439,11 +479,45 @@ fn compare(scenario: &Scenario) {
         "compared {compared} replies: {} unexpected differences, {intended} intended",
         unexpected.len()
     );
+    unexpected.extend(lease_differences(&kea_leases, &our_leases));
     assert!(
         unexpected.is_empty(),
         "differences:\n{}",
         unexpected.join("\n")
     );
+}
+
+/// How the two lease files differ, lease by lease: every column but `expire`, which depends on
+/// when each run happened.
+fn lease_differences(kea: &LeaseFile, ours: &LeaseFile) -> Vec<String> {
+    let mut addresses: Vec<Ipv4Addr> = kea
+        .leases
+        .keys()
+        .chain(ours.leases.keys())
+        .copied()
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    let mut differences = Vec::new();
+    for address in addresses {
+        let comparable = |file: &LeaseFile| {
+            file.leases.get(&address).map(|lease| LeaseRecord {
+                expire: 0,
+                ..lease.clone()
+            })
+        };
+        let (theirs, mine) = (comparable(kea), comparable(ours));
+        if theirs != mine {
+            differences.push(format!(
+                "lease {address}: {theirs:?} vs {mine:?} (kea vs leasehold)"
+            ));
+        }
+    }
+    println!(
+        "compared {} leases",
+        kea.leases.len().max(ours.leases.len())
+    );
+    differences
 }
 
 const HINT_NETWORK_RELAY: Ipv4Addr = Ipv4Addr::new(10, 30, 0, 1);

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::classify::{self, Classes};
 use crate::hosts::Reservations;
+use crate::names::ClientName;
 use crate::select::SubnetIndex;
 use crate::table::{Client, SubnetLeases};
 use crate::wire::{MalformedPacket, MessageType, Query, ReplyBuilder, code};
@@ -694,10 +695,12 @@ impl Engine {
         );
 
         let host = context.host;
-        if let Some(hostname) = host.and_then(|r| r.hostname.as_deref())
-            && (context.query.asks_for(code::HOST_NAME) || context.query.hostname.is_some())
-        {
-            reply.add(code::HOST_NAME, hostname.as_bytes());
+        // Kea names the client in OFFERs and ACKs, not in answers to INFORM.
+        if context.query.message_type != MessageType::Inform {
+            let reserved = host.and_then(|r| r.hostname.as_deref());
+            if let Some((code, data)) = ClientName::of(context.query, reserved).option() {
+                reply.add(code, data);
+            }
         }
         let classes: Vec<&ClientClass> = context
             .classes
@@ -755,16 +758,8 @@ impl Engine {
         now: u64,
         lifetime: u32,
     ) -> Lease {
-        // Kea's default hostname-char-set drops all but letters, digits,
-        // dots and hyphens.
-        let hostname = reservation
-            .and_then(|r| r.hostname.clone())
-            .or_else(|| query.hostname.clone())
-            .unwrap_or_default()
-            .replace(
-                |c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'),
-                "",
-            );
+        let reserved = reservation.and_then(|r| r.hostname.as_deref());
+        let hostname = ClientName::of(query, reserved).hostname().to_owned();
         Lease {
             address,
             hwaddr: Some(query.chaddr),

@@ -15,6 +15,7 @@ mod admin;
 mod classify;
 mod engine;
 mod hosts;
+mod names;
 mod select;
 mod table;
 mod wire;

@@ -42,6 +42,7 @@ pub(crate) mod code {
     pub(crate) const REBINDING_TIME: u8 = 59;
     pub(crate) const VENDOR_CLASS_IDENTIFIER: u8 = 60;
     pub(crate) const CLIENT_IDENTIFIER: u8 = 61;
+    pub(crate) const CLIENT_FQDN: u8 = 81;
     pub(crate) const RELAY_AGENT_INFORMATION: u8 = 82;
     pub(crate) const SUBNET_SELECTION: u8 = 118;
     pub(crate) const END: u8 = 255;
