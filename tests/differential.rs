@@ -2,7 +2,9 @@
 //! shape: one shared network per site with several subnets, per-subnet options through required
 //! client classes, a custom option, reservations, relayed traffic) and get the same crafted
 //! queries; every reply is compared field by field (message type, header fields, sname, file,
-//! every option's bytes and position, length). Needs root, `ip netns` and kea-dhcp4.
+//! every option's bytes and position, length), and so are the lease files they leave. Other
+//! scenarios bound lease-time hints at each scope and serve directly attached clients. Needs
+//! root, `ip netns` and kea-dhcp4.
 //!
 //! The servers run one after the other on fresh networks; queries carry fixed transaction ids
 //! and each REQUEST asks for the address that server offered, so both see the same exchange.
@@ -12,8 +14,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use leasehold_testnet::{
-    HARNESS_RELAY_ADDR, LeaseFile, LeaseRecord, ParsedReply, QueryBuilder, RELAY_SERVER_ADDR,
-    RawClient, RawRelay, ServerKind, TestNet,
+    BCAST_SERVER_ADDR, HARNESS_RELAY_ADDR, LeaseFile, LeaseRecord, ParsedReply, QueryBuilder,
+    RELAY_SERVER_ADDR, RawClient, RawDirect, RawRelay, ServerKind, TestNet,
 };
 use serde_json::{Value, json};
 
@@ -134,20 +136,25 @@ fn configuration(net: &TestNet) -> Value {
           }
         ],
         "subnet4": [
-          {
-            "id": 999, "subnet": "172.31.0.0/24",
-            "comment": "answers the harness's readiness probe only",
-            "relay": { "ip-addresses": [ HARNESS_RELAY_ADDR.to_string() ] },
-            "pools": [ { "pool": "172.31.0.10 - 172.31.0.200" } ]
-          }
+          harness_subnet()
         ],
-        "loggers": [ {
-          "name": "kea-dhcp4",
-          "output_options": [ { "output": "stdout" } ],
-          "severity": "WARN"
-        } ]
+        "loggers": kea_loggers()
       }
     })
+}
+
+/// The subnet that answers the harness's readiness probe, in every configuration.
+fn harness_subnet() -> Value {
+    json!({
+      "id": 999, "subnet": "172.31.0.0/24",
+      "relay": { "ip-addresses": [ HARNESS_RELAY_ADDR.to_string() ] },
+      "pools": [ { "pool": "172.31.0.10 - 172.31.0.200" } ]
+    })
+}
+
+/// Kea's warnings on standard output, where the harness keeps the server's log.
+fn kea_loggers() -> Value {
+    json!([ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "WARN" } ])
 }
 
 /// One client's exchange.
@@ -160,7 +167,12 @@ struct Client {
     prl: &'static [u8],
     /// What it sends once bound, in order.
     then: Vec<Then>,
+    /// `flags` of a direct client's queries (relayed ones send 0).
+    flags: u16,
 }
+
+/// The `relay` of a directly attached client: it broadcasts on the server's link.
+const DIRECT: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
 
 /// What a bound client sends after its ACK.
 #[derive(Clone, Copy)]
@@ -185,6 +197,7 @@ fn client(label: &str, last: u8, relay: Ipv4Addr) -> Client {
         extra: Vec::new(),
         prl: PRL,
         then: Vec::new(),
+        flags: 0,
     }
 }
 
@@ -314,16 +327,31 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Run {
         .iter()
         .map(|&address| (address, RawRelay::bind(&net, address).expect("bind relay")))
         .collect();
+    let clients = (scenario.clients)();
+    // Bound only when needed: its 0.0.0.0:68 would take the port from a RawClient.
+    let direct = clients
+        .iter()
+        .any(|client| client.relay == DIRECT)
+        .then(|| RawDirect::bind(&net).expect("bind the direct client socket"));
     let mut exchanges = Vec::new();
-    for (index, client) in (scenario.clients)().into_iter().enumerate() {
+    for (index, client) in clients.into_iter().enumerate() {
         let xid = 0x4c48_0000u32 + (index as u32) * 16;
-        let (_, relay) = relays.iter().find(|(a, _)| *a == client.relay).unwrap();
-        // The reply is awaited at the relay, or where the server must unicast it.
+        let is_direct = client.relay == DIRECT;
+        let relay = relays
+            .iter()
+            .find(|(a, _)| *a == client.relay)
+            .map(|(_, r)| r);
+        // The reply is awaited at the relay, or where the server must unicast it; a direct
+        // client broadcasts and listens on the link.
         let mut send =
             |label: String, query: QueryBuilder, wait: Duration, at: Option<&RawClient>| {
-                let reply = match at {
-                    None => relay.exchange(&query.build(), wait),
-                    Some(at) => relay.exchange_answered_at(&query.build(), at, wait),
+                let reply = match (relay, at) {
+                    (None, _) => direct
+                        .as_ref()
+                        .expect("bound")
+                        .exchange(&query.build(), wait),
+                    (Some(relay), None) => relay.exchange(&query.build(), wait),
+                    (Some(relay), Some(at)) => relay.exchange_answered_at(&query.build(), at, wait),
                 };
                 let reply = reply.expect("exchange");
                 exchanges.push(Exchange {
@@ -333,9 +361,11 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Run {
                 reply
             };
         let build = |message_type: u8, xid: u32| {
-            let mut query = QueryBuilder::new(message_type, xid, client.mac)
-                .hops(1)
-                .giaddr(client.relay);
+            let mut query = QueryBuilder::new(message_type, xid, client.mac);
+            query = match is_direct {
+                true => query.flags(client.flags),
+                false => query.hops(1).giaddr(client.relay),
+            };
             for (code, data) in &client.extra {
                 query = query.option(*code, data);
             }
@@ -347,16 +377,24 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Run {
         let Some(offer) = offer.as_deref().and_then(ParsedReply::parse) else {
             continue;
         };
+        let server_id = match is_direct {
+            true => BCAST_SERVER_ADDR.octets(),
+            false => RELAY_SERVER_ADDR.octets(),
+        };
         let request = build(3, xid + 2)
             .option(50, &offer.yiaddr.octets())
-            .option(54, &RELAY_SERVER_ADDR.octets())
+            .option(54, &server_id)
             .option(55, client.prl);
         let ack = send(format!("{}: REQUEST", client.label), request, wait, None);
         let Some(ack) = ack.as_deref().and_then(ParsedReply::parse) else {
             continue;
         };
+        if is_direct && !client.then.is_empty() {
+            // The client configures its address, where unicast replies now come.
+            net.add_bcast_client_address(ack.yiaddr)
+                .expect("configure the leased address");
+        }
         let label = &client.label;
-        let server_id = RELAY_SERVER_ADDR.octets();
         for (step, then) in (4..).zip(&client.then) {
             let xid = xid + step;
             let address = ack.yiaddr.octets();
@@ -364,6 +402,10 @@ fn run(kind: &ServerKind, scenario: &Scenario) -> Run {
                 Then::Renew => {
                     let renew = build(3, xid).ciaddr(ack.yiaddr).option(55, client.prl);
                     send(format!("{label}: RENEW"), renew, wait, None);
+                }
+                Then::Inform if is_direct => {
+                    let inform = build(8, xid).ciaddr(ack.yiaddr).option(55, client.prl);
+                    send(format!("{label}: INFORM"), inform, wait, None);
                 }
                 Then::Inform => {
                     // The reply goes to ciaddr:68, not to the relay (RFC 2131 4.3.5).
@@ -555,16 +597,9 @@ fn lifetime_configuration(net: &TestNet) -> Value {
             "id": 33, "subnet": "10.50.0.0/24", "pools": [ { "pool": "10.50.0.10 - 10.50.0.50" } ],
             "relay": { "ip-addresses": [ HINT_GLOBAL_RELAY.to_string() ] }
           },
-          {
-            "id": 999, "subnet": "172.31.0.0/24",
-            "comment": "answers the harness's readiness probe only",
-            "relay": { "ip-addresses": [ HARNESS_RELAY_ADDR.to_string() ] },
-            "pools": [ { "pool": "172.31.0.10 - 172.31.0.200" } ]
-          }
+          harness_subnet()
         ],
-        "loggers": [ {
-          "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "WARN"
-        } ]
+        "loggers": kea_loggers()
       }
     })
 }
@@ -606,5 +641,78 @@ fn lease_time_hints_are_bounded_as_kea_bounds_them() {
         configuration: lifetime_configuration,
         clients: lifetime_clients,
         relays: &HINT_RELAYS,
+    });
+}
+
+/// Directly attached clients on the broadcast link: a subnet on the server's interface, with a
+/// reservation that names its host.
+fn direct_configuration(net: &TestNet) -> Value {
+    json!({
+      "Dhcp4": {
+        "interfaces-config": { "interfaces": [ net.relay_server_if(), net.bcast_server_if() ] },
+        "lease-database": {
+          "type": "memfile", "persist": true, "lfc-interval": 0, "name": net.lease_file()
+        },
+        "valid-lifetime": 4000, "renew-timer": 1000, "rebind-timer": 2000,
+        "option-data": [ { "name": "domain-name-servers", "data": "198.51.100.53" } ],
+        "subnet4": [
+          {
+            "id": 1, "subnet": "198.51.100.0/24", "interface": net.bcast_server_if(),
+            "pools": [ { "pool": "198.51.100.10 - 198.51.100.20" } ],
+            "option-data": [ { "name": "routers", "data": "198.51.100.1" } ],
+            "reservations": [
+              { "hw-address": "02:00:00:00:0b:01", "ip-address": "198.51.100.250",
+                "hostname": "kiosk" }
+            ]
+          },
+          harness_subnet()
+        ],
+        "loggers": kea_loggers()
+      }
+    })
+}
+
+/// Direct clients asking for broadcast replies (their address is not configured yet, and these
+/// test sockets cannot take a unicast to it); once bound they configure the address, so
+/// renewals (broadcast, so REBINDING) and INFORMs are answered by unicast.
+fn direct_clients() -> Vec<Client> {
+    let direct = |label: &str, last: u8, then: Vec<Then>| Client {
+        mac: [0x02, 0, 0, 0, 0x0b, last],
+        flags: 0x8000,
+        then,
+        ..client(label, last, DIRECT)
+    };
+    let mut named = direct(
+        "direct, sends a host name, declines",
+        0x03,
+        vec![Then::Decline],
+    );
+    named.extra.push((12, b"Camera".to_vec()));
+    let mut with_id = direct("direct, client id, rebinds", 0x04, vec![Then::Renew]);
+    with_id.extra.push((61, vec![1, 2, 0, 0, 0, 0x0b, 0x04]));
+    vec![
+        direct(
+            "direct, renews and informs",
+            0x02,
+            vec![Then::Renew, Then::Inform],
+        ),
+        direct("direct, hw-address reservation", 0x01, Vec::new()),
+        direct(
+            "direct, INIT-REBOOT elsewhere",
+            0x05,
+            vec![Then::RebootElsewhere],
+        ),
+        named,
+        with_id,
+        direct("direct, releases", 0x06, vec![Then::Release]),
+    ]
+}
+
+#[test]
+fn direct_clients_replies_match_kea() {
+    compare(&Scenario {
+        configuration: direct_configuration,
+        clients: direct_clients,
+        relays: &[],
     });
 }

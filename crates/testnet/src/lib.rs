@@ -41,7 +41,7 @@ pub use net::{
     RELAY_SERVER_ADDR, RelayGuard, Side, TestNet,
 };
 pub use process::Finished;
-pub use raw::{ParsedReply, QueryBuilder, RawClient, RawRelay};
+pub use raw::{ParsedReply, QueryBuilder, RawClient, RawDirect, RawRelay};
 pub use relay::{Assignment, RelayClient, RequestOutcome};
 pub use server::{
     PROBE_MAC, SERVING_TIMEOUT, ServerKind, ServerProcess, TERMINATE_TIMEOUT, server_command,

@@ -38,11 +38,17 @@ impl TestNet {
             ),
         ];
         for (side, args) in steps {
-            let finished = self.run(side, &args, Duration::from_secs(5))?;
-            if !finished.is_success() {
-                let what = format!("{}: {}", args.join(" "), finished.output.trim());
-                return Err(Error::system(what, std::io::Error::other("command failed")));
-            }
+            self.run_checked(side, &args)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `args` in the namespace of `side`; a failure is an error with its output.
+    fn run_checked(&self, side: Side, args: &[&str]) -> Result<()> {
+        let finished = self.run(side, args, Duration::from_secs(5))?;
+        if !finished.is_success() {
+            let what = format!("{}: {}", args.join(" "), finished.output.trim());
+            return Err(Error::system(what, std::io::Error::other("command failed")));
         }
         Ok(())
     }
@@ -105,6 +111,57 @@ impl RawClient {
         let local = SocketAddrV4::new(address, CLIENT_PORT);
         let socket = net.bind_udp(Side::Client, local)?;
         Ok(Self { socket })
+    }
+}
+
+/// A directly attached client's socket: `0.0.0.0:68` on the client end of the broadcast link,
+/// sending to `255.255.255.255:67`. It receives broadcast replies, and unicast ones to any
+/// address [`TestNet::add_bcast_client_address`] gave that end.
+#[derive(Debug)]
+pub struct RawDirect {
+    socket: UdpSocket,
+}
+
+impl RawDirect {
+    /// Binds `0.0.0.0:68` to the client end of the broadcast link.
+    pub fn bind(net: &TestNet) -> Result<Self> {
+        let interface = net.bcast_client_if().to_owned();
+        let socket = net
+            .in_namespace(Side::Client, move || {
+                let socket = socket2::Socket::new(
+                    socket2::Domain::IPV4,
+                    socket2::Type::DGRAM,
+                    Some(socket2::Protocol::UDP),
+                )?;
+                socket.bind_device(Some(interface.as_bytes()))?;
+                socket.set_broadcast(true)?;
+                socket.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT).into())?;
+                Ok::<UdpSocket, std::io::Error>(socket.into())
+            })?
+            .map_err(|source| Error::system("bind the direct client socket", source))?;
+        Ok(Self { socket })
+    }
+
+    /// Broadcasts `query` and waits up to `timeout` for a BOOTREPLY with its xid and chaddr.
+    pub fn exchange(&self, query: &[u8], timeout: Duration) -> Result<Option<Vec<u8>>> {
+        let all = SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT);
+        self.socket
+            .send_to(query, all)
+            .map_err(|source| Error::system("broadcast a query", source))?;
+        wait_for_reply(&self.socket, query, timeout)
+    }
+}
+
+impl TestNet {
+    /// Gives the client end of the broadcast link `address` too, as a client configures the
+    /// address it was leased, so replies unicast to it arrive.
+    pub fn add_bcast_client_address(&self, address: Ipv4Addr) -> Result<()> {
+        let host = format!("{address}/32");
+        let interface = self.bcast_client_if().to_owned();
+        self.run_checked(
+            Side::Client,
+            &["ip", "addr", "add", &host, "dev", &interface],
+        )
     }
 }
 
