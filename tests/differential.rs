@@ -467,8 +467,9 @@ fn production_shape_replies_match_kea() {
     });
 }
 
-/// Runs `scenario` on Kea 2.2 and on leasehold and fails on any unintended difference.
-fn compare(scenario: &Scenario) {
+/// Runs `scenario` on Kea 2.2 and on leasehold and fails on any unintended difference;
+/// returns Kea's leases, for checks that the scenario exercised what it meant to.
+fn compare(scenario: &Scenario) -> LeaseFile {
     let Run {
         exchanges: kea,
         leases: kea_leases,
@@ -527,6 +528,7 @@ fn compare(scenario: &Scenario) {
         "differences:\n{}",
         unexpected.join("\n")
     );
+    kea_leases
 }
 
 /// How the two lease files differ, lease by lease: every column but `expire`, which depends on
@@ -579,6 +581,17 @@ fn lifetime_configuration(net: &TestNet) -> Value {
         },
         "valid-lifetime": 4000, "min-valid-lifetime": 2000, "max-valid-lifetime": 6000,
         "renew-timer": 1000, "rebind-timer": 1800,
+        "client-classes": [
+          {
+            "name": "short", "test": "option[77].hex == 'short'",
+            "valid-lifetime": 700, "min-valid-lifetime": 500, "max-valid-lifetime": 900
+          },
+          { "name": "fixed", "test": "option[77].hex == 'fixed'", "max-valid-lifetime": 800 },
+          {
+            "name": "required-long", "test": "member('ALL')", "only-if-required": true,
+            "valid-lifetime": 5555
+          }
+        ],
         "shared-networks": [ {
           "name": "capped",
           "relay": { "ip-addresses": [ HINT_NETWORK_RELAY.to_string() ] },
@@ -595,7 +608,8 @@ fn lifetime_configuration(net: &TestNet) -> Value {
           },
           {
             "id": 33, "subnet": "10.50.0.0/24", "pools": [ { "pool": "10.50.0.10 - 10.50.0.50" } ],
-            "relay": { "ip-addresses": [ HINT_GLOBAL_RELAY.to_string() ] }
+            "relay": { "ip-addresses": [ HINT_GLOBAL_RELAY.to_string() ] },
+            "require-client-classes": [ "required-long" ]
           },
           harness_subnet()
         ],
@@ -606,7 +620,8 @@ fn lifetime_configuration(net: &TestNet) -> Value {
 
 /// On each scope, clients asking (option 51) for less than the minimum, for a lifetime
 /// between the bounds, for more than the maximum, and for nothing; the first renews with
-/// its hint.
+/// its hint. Then members of classes with lifetimes of their own (a required class's does
+/// not count: Kea evaluates it after the lease is chosen).
 fn lifetime_clients() -> Vec<Client> {
     let relays = [
         ("network default and max", HINT_NETWORK_RELAY, 0x40),
@@ -632,16 +647,47 @@ fn lifetime_clients() -> Vec<Client> {
             clients.push(client);
         }
     }
+    let classes: [(&str, &[u8], Option<u32>); 4] = [
+        ("class short, asks 99999 s", b"short", Some(99_999)),
+        ("class short, asks nothing", b"short", None),
+        ("class short, asks 100 s", b"short", Some(100)),
+        (
+            "class fixed by its maximum, asks 100 s",
+            b"fixed",
+            Some(100),
+        ),
+    ];
+    for (index, (label, class, hint)) in (0x70..).zip(classes) {
+        let mut client = client(label, index, HINT_GLOBAL_RELAY);
+        client.extra.push((77, class.to_vec()));
+        client
+            .extra
+            .extend(hint.map(|hint| (51, hint.to_be_bytes().to_vec())));
+        clients.push(client);
+    }
     clients
 }
 
 #[test]
 fn lease_time_hints_are_bounded_as_kea_bounds_them() {
-    compare(&Scenario {
+    let leases = compare(&Scenario {
         configuration: lifetime_configuration,
         clients: lifetime_clients,
         relays: &HINT_RELAYS,
     });
+    // The lifetimes Kea chose, so that agreeing on them means something: hints held to each
+    // scope's bounds, then the classes' own.
+    let lifetime_of = |mac_last: u8| {
+        let mac = format!("02:00:00:00:0a:{mac_last:02x}");
+        let lease = leases.leases.values().find(|lease| lease.hwaddr == mac);
+        lease.map(|lease| lease.valid_lifetime)
+    };
+    let chosen: Vec<Option<u64>> = [0x40, 0x42, 0x51, 0x60, 0x70, 0x71, 0x72, 0x73]
+        .into_iter()
+        .map(lifetime_of)
+        .collect();
+    let expected = [2000, 3000, 2500, 2000, 900, 700, 500, 800].map(Some);
+    assert_eq!(chosen, expected);
 }
 
 /// Directly attached clients on the broadcast link: a subnet on the server's interface, with a

@@ -2,7 +2,7 @@
 
 use crate::expression::{self, Condition, OptionNames};
 use crate::json::{Node, Value};
-use crate::model::ClientClass;
+use crate::model::{ClientClass, ValidLifetime};
 use crate::options::{self, OptionDefinition, OptionType};
 use crate::reader::{Keys, Object, Reader};
 use crate::{option_data, subnet};
@@ -16,12 +16,12 @@ const CLASS_KEYS: Keys<'static> = Keys {
         "next-server",
         "server-hostname",
         "boot-file-name",
-    ],
-    unsupported: &[
-        "option-def",
         "valid-lifetime",
         "min-valid-lifetime",
         "max-valid-lifetime",
+    ],
+    unsupported: &[
+        "option-def",
         "template-test",
         "only-in-additional-list",
         "offer-lifetime",
@@ -106,6 +106,7 @@ fn read_class(
     let only_if_required = reader
         .opt_bool(&object, "only-if-required")
         .unwrap_or(false);
+    let valid_lifetime = read_lifetime(reader, &object);
     let test = test?;
     let depends_on_known = test.as_ref().is_some_and(|test| {
         test.members().into_iter().any(|member| {
@@ -124,9 +125,58 @@ fn read_class(
         next_server: next_server.filter(|address| !address.is_unspecified()),
         server_hostname: server_hostname.filter(|name| !name.is_empty()),
         boot_file_name: boot_file_name.filter(|name| !name.is_empty()),
+        valid_lifetime,
         depends_on_known,
         user_context: object.get("user-context").map(crate::json::to_serde),
     })
+}
+
+/// A class's lifetime keys, read as Kea reads them in a class: on their
+/// own, not inherited. An unset bound is the lifetime; a bound alone is
+/// the lifetime too; both bounds without the lifetime are an error.
+fn read_lifetime(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<ValidLifetime> {
+    let min: Option<u32> = reader.opt_integer(object, "min-valid-lifetime");
+    let valid: Option<u32> = reader.opt_integer(object, "valid-lifetime");
+    let max: Option<u32> = reader.opt_integer(object, "max-valid-lifetime");
+    let report = |reader: &mut Reader<'_>, key: &str, message: String| {
+        let offset = object
+            .get(key)
+            .map_or(object.node.offset, |node| node.offset);
+        reader.report(offset, &object.path_of(key), message);
+    };
+    let lifetime = match (min, valid, max) {
+        (None, None, None) => return None,
+        (Some(_), None, Some(_)) => {
+            let message = "min-valid-lifetime and max-valid-lifetime need a valid-lifetime";
+            report(reader, "min-valid-lifetime", message.to_owned());
+            return None;
+        }
+        (_, Some(valid), _) => ValidLifetime {
+            min: min.unwrap_or(valid),
+            default: valid,
+            max: max.unwrap_or(valid),
+        },
+        (Some(only), None, None) | (None, None, Some(only)) => ValidLifetime {
+            min: only,
+            default: only,
+            max: only,
+        },
+    };
+    if lifetime.min > lifetime.default {
+        let message = format!(
+            "min-valid-lifetime ({}) is greater than valid-lifetime ({})",
+            lifetime.min, lifetime.default
+        );
+        report(reader, "min-valid-lifetime", message);
+    }
+    if lifetime.default > lifetime.max {
+        let message = format!(
+            "valid-lifetime ({}) is greater than max-valid-lifetime ({})",
+            lifetime.default, lifetime.max
+        );
+        report(reader, "valid-lifetime", message);
+    }
+    Some(lifetime)
 }
 
 /// `Some(None)` without a test (or an empty one); `None` after a problem.

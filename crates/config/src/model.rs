@@ -324,11 +324,38 @@ pub struct ClientClass {
     pub server_hostname: Option<String>,
     /// `boot-file-name` (file), if set.
     pub boot_file_name: Option<String>,
+    /// `valid-lifetime`, `min-valid-lifetime` and `max-valid-lifetime`, if
+    /// the class sets any: they override the subnet's for its members.
+    pub valid_lifetime: Option<ValidLifetime>,
     /// Whether the test refers to `KNOWN` or `UNKNOWN` (directly or through
     /// another class), so it can only be evaluated after the host lookup.
     pub depends_on_known: bool,
     /// `user-context`, kept as given.
     pub user_context: Option<serde_json::Value>,
+}
+
+/// A lease lifetime with the bounds a client's request (option 51) is held
+/// to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidLifetime {
+    /// `min-valid-lifetime`.
+    pub min: u32,
+    /// `valid-lifetime`: the lifetime of a client that asks for none.
+    pub default: u32,
+    /// `max-valid-lifetime`.
+    pub max: u32,
+}
+
+impl ValidLifetime {
+    /// The lifetime for a client asking for `requested` seconds: within the
+    /// bounds, or the default when it asks for none or for 0, as Kea's
+    /// `getValidLft` chooses.
+    pub fn for_request(&self, requested: Option<u32>) -> u32 {
+        match requested.filter(|&requested| requested > 0) {
+            Some(requested) => requested.clamp(self.min, self.max),
+            None => self.default,
+        }
+    }
 }
 
 /// One `option-def` entry.
@@ -407,6 +434,17 @@ pub struct Subnet {
     pub next_server: Option<Ipv4Addr>,
     /// `user-context`, kept as given.
     pub user_context: Option<serde_json::Value>,
+}
+
+impl Subnet {
+    /// The effective `valid-lifetime` with its bounds.
+    pub fn lifetime(&self) -> ValidLifetime {
+        ValidLifetime {
+            min: self.min_valid_lifetime,
+            default: self.valid_lifetime,
+            max: self.max_valid_lifetime,
+        }
+    }
 }
 
 /// An address pool: `"a.b.c.d - e.f.g.h"` or `"a.b.c.d/len"`.

@@ -640,6 +640,41 @@ fn lifetime_bounds_are_checked() {
 }
 
 #[test]
+fn class_lifetimes_are_read_as_kea_reads_them() {
+    let classes = |body: &str| {
+        format!("{{\n\"Dhcp4\": {{ \"client-classes\": [\n{{ \"name\": \"c\", {body} }}\n] }}\n}}")
+    };
+    let lifetime = |body: &str| parse_ok(&classes(body)).client_classes[0].valid_lifetime;
+    let bounds = |min, default, max| Some(ValidLifetime { min, default, max });
+    assert_eq!(lifetime(r#""test": "member('ALL')""#), None);
+    assert_eq!(lifetime(r#""valid-lifetime": 700"#), bounds(700, 700, 700));
+    assert_eq!(
+        lifetime(r#""valid-lifetime": 700, "max-valid-lifetime": 900"#),
+        bounds(700, 700, 900)
+    );
+    assert_eq!(
+        lifetime(r#""min-valid-lifetime": 300"#),
+        bounds(300, 300, 300)
+    );
+    assert_eq!(
+        lifetime(r#""max-valid-lifetime": 800"#),
+        bounds(800, 800, 800)
+    );
+    assert_single(
+        &classes(r#""min-valid-lifetime": 300, "max-valid-lifetime": 900"#),
+        3,
+        "Dhcp4/client-classes[0]/min-valid-lifetime",
+        "need a valid-lifetime",
+    );
+    assert_single(
+        &classes(r#""valid-lifetime": 700, "max-valid-lifetime": 600"#),
+        3,
+        "Dhcp4/client-classes[0]/valid-lifetime",
+        "greater than max-valid-lifetime",
+    );
+}
+
+#[test]
 fn renew_must_not_exceed_rebind() {
     let text = "{\n\"Dhcp4\": {\n\"renew-timer\": 300,\n\"rebind-timer\": 200 } }";
     assert_single(text, 3, "Dhcp4/renew-timer", "greater than rebind-timer");

@@ -530,7 +530,7 @@ impl Engine {
             return self.nak(query, arrival);
         }
 
-        let lifetime = lease_lifetime(&subnet.config, query);
+        let lifetime = self.lease_lifetime(&context);
         let lease = self.lease_for(query, subnet, reservation, requested, now, lifetime);
         let mut changes = Vec::with_capacity(2);
         if let Some(previous) = leases.put(lease.clone(), &client, false) {
@@ -655,7 +655,7 @@ impl Engine {
             code::SERVER_IDENTIFIER,
             &context.arrival.local_address.octets(),
         );
-        let lifetime = lease_lifetime(config, context.query);
+        let lifetime = self.lease_lifetime(context);
         reply.add(code::LEASE_TIME, &lifetime.to_be_bytes());
         // Kea leaves out timers that would not fire before the lease ends.
         if let Some(renew) = config.renew_timer.filter(|&renew| renew < lifetime) {
@@ -742,6 +742,19 @@ impl Engine {
         if reply.message_type != MessageType::Nak {
             set_fixed_fields(reply, &subnet.config, &classes, host);
         }
+    }
+
+    /// The lease time for the client of `context`, as Kea's `getValidLft`
+    /// chooses: the lifetime of its first class that sets one, else its
+    /// subnet's, bounded to what it asks for in option 51. Required classes
+    /// are evaluated later and do not count.
+    fn lease_lifetime(&self, context: &Context<'_>) -> u32 {
+        let lifetime = context
+            .classes
+            .iter()
+            .find_map(|name| self.class(name)?.valid_lifetime)
+            .unwrap_or_else(|| self.subnets[context.subnet].config.lifetime());
+        lifetime.for_request(requested_lifetime(context.query))
     }
 
     fn class(&self, name: &str) -> Option<&ClientClass> {
@@ -965,19 +978,12 @@ impl SubnetRuntime {
     }
 }
 
-/// The lease time for `query`: the lifetime the client asks for in option
-/// 51, bounded by `min-valid-lifetime` and `max-valid-lifetime`, or the
-/// configured `valid-lifetime` when it asks for none (or for 0), as Kea's
-/// `getValidLft` chooses.
-fn lease_lifetime(subnet: &Subnet, query: &Query) -> u32 {
-    let requested = query
+/// The option 51 a client sent: the lease time it asks for, if readable.
+fn requested_lifetime(query: &Query) -> Option<u32> {
+    query
         .option(code::LEASE_TIME)
         .and_then(|data| <[u8; 4]>::try_from(data).ok())
         .map(u32::from_be_bytes)
-        .filter(|&requested| requested > 0);
-    requested.map_or(subnet.valid_lifetime, |requested| {
-        requested.clamp(subnet.min_valid_lifetime, subnet.max_valid_lifetime)
-    })
 }
 
 /// The states of a DHCPREQUEST (RFC 2131 section 4.3.2).

@@ -393,6 +393,40 @@ fn a_requested_lease_time_is_bounded_by_the_subnets_limits() {
     }
 }
 
+/// An option of a crafted query: code and payload.
+type QueryOption<'a> = (u8, &'a [u8]);
+
+#[test]
+fn a_class_lifetime_overrides_the_subnets_but_a_required_class_does_not() {
+    let text = r#"{ "Dhcp4": {
+        "valid-lifetime": 4000,
+        "client-classes": [
+            { "name": "short", "test": "option[77].hex == 'short'",
+              "valid-lifetime": 700, "max-valid-lifetime": 900 },
+            { "name": "late", "test": "member('ALL')", "only-if-required": true,
+              "valid-lifetime": 5555 }
+        ],
+        "subnet4": [ { "id": 2, "subnet": "10.0.0.0/16", "relay": { "ip-addresses": [ "192.0.2.2" ] },
+                       "pools": [ { "pool": "10.0.0.10 - 10.0.0.99" } ],
+                       "require-client-classes": [ "late" ] } ] } }"#;
+    let config = Config::parse(text, "<test>").expect("test configuration loads");
+    let engine = Engine::new(config, vec![]).0;
+    let hint = 99_999u32.to_be_bytes();
+    let cases: [(&[QueryOption], u32); 3] = [
+        (&[(77, b"short")], 700),
+        (&[(77, b"short"), (51, &hint)], 900),
+        (&[], 4000),
+    ];
+    for (n, (options, granted)) in (1..).zip(cases) {
+        let offer = answer(&engine.handle(&relayed(1, mac(n), options), &relay_arrival(), NOW));
+        assert_eq!(
+            offer.option(51),
+            Some(&granted.to_be_bytes()[..]),
+            "{options:?}"
+        );
+    }
+}
+
 #[test]
 fn selecting_another_server_withdraws_the_offer() {
     let engine = engine();
