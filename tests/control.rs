@@ -381,6 +381,73 @@ fn server_commands() {
 }
 
 #[test]
+fn dhcp_disable_stops_answering_until_enabled_or_for_max_period() {
+    let lab = Lab::start(&leasehold(), with_control);
+    let net = &lab.net;
+    let relay = lab.check(net.relay());
+    let answered = |n: u8| {
+        let probe = relay.probe([2, 0, 0, 0, 0x0d, n], Duration::from_millis(500));
+        lab.check(probe).is_some()
+    };
+    assert!(answered(1), "serving at start");
+
+    expect(
+        &command(net, "dhcp-disable", None),
+        0,
+        Some("DHCPv4 service disabled"),
+    );
+    let dropped = || {
+        let name = "pkt4-receive-drop";
+        latest(
+            &command(net, "statistic-get", Some(json!({ "name": name }))),
+            name,
+        )
+    };
+    let dropped_before = dropped();
+    assert!(!answered(2), "disabled");
+    let dropped_after = dropped();
+    assert!(dropped_after > dropped_before, "a dropped query is counted");
+    expect(
+        &command(net, "dhcp-enable", None),
+        0,
+        Some("DHCP service successfully enabled"),
+    );
+    assert!(answered(3), "enabled again");
+
+    let period = json!({ "max-period": 1, "origin": "user" });
+    expect(
+        &command(net, "dhcp-disable", Some(period)),
+        0,
+        Some("DHCPv4 service disabled for 1 seconds"),
+    );
+    assert!(!answered(4), "disabled for a second");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(answered(5), "resumed after max-period");
+
+    for (arguments, text) in [
+        (
+            json!({ "max-period": 0 }),
+            "'max-period' must be positive integer",
+        ),
+        (
+            json!({ "max-period": "1" }),
+            "'max-period' argument must be a number",
+        ),
+        (
+            json!({ "origin": "someone" }),
+            "invalid value used for 'origin' parameter: someone",
+        ),
+    ] {
+        expect(
+            &command(net, "dhcp-disable", Some(arguments)),
+            1,
+            Some(text),
+        );
+    }
+    assert!(answered(6), "a refused dhcp-disable changes nothing");
+}
+
+#[test]
 fn lease_commands() {
     let lab = Lab::start(&leasehold(), with_control);
     let net = &lab.net;

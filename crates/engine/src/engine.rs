@@ -77,6 +77,9 @@ pub struct Outcome {
     pub silence: Option<Silence>,
     /// The type of the query, when it could be read.
     pub received: Option<MessageType>,
+    /// Whether an ACK only extended a lease the client already held: Kea's
+    /// `cumulative-assigned-addresses` counts new leases, not renewals.
+    pub extended: bool,
 }
 
 /// Why a query gets no reply. These are expected outcomes, not errors.
@@ -532,6 +535,9 @@ impl Engine {
 
         let lifetime = self.lease_lifetime(&context);
         let lease = self.lease_for(query, subnet, reservation, requested, now, lifetime);
+        let extended = leases.slot(requested).is_some_and(|slot| {
+            !slot.offered && slot.lease.state == LeaseState::Assigned && slot.belongs_to(&client)
+        });
         let mut changes = Vec::with_capacity(2);
         if let Some(previous) = leases.put(lease.clone(), &client, false) {
             changes.push(LeaseChange::Delete(previous));
@@ -543,7 +549,10 @@ impl Engine {
         reply.yiaddr = requested;
         reply.ciaddr = query.ciaddr;
         self.add_lease_options(&mut reply, &mut context);
-        Outcome::reply(self.finish(reply, query, arrival), changes)
+        Outcome {
+            extended,
+            ..Outcome::reply(self.finish(reply, query, arrival), changes)
+        }
     }
 
     fn release(&self, query: &Query) -> Outcome {
@@ -1053,6 +1062,7 @@ impl Outcome {
             changes: Vec::new(),
             silence: Some(silence),
             received: None,
+            extended: false,
         }
     }
 
@@ -1062,6 +1072,7 @@ impl Outcome {
             changes,
             silence: None,
             received: None,
+            extended: false,
         }
     }
 }

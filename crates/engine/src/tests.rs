@@ -524,6 +524,29 @@ fn renewing_extends_the_lease() {
         panic!("expected one upsert");
     };
     assert_eq!(lease.expire, NOW + 1000 + 4000);
+    assert!(outcome.extended, "a renewal is no new lease");
+}
+
+#[test]
+fn only_a_new_lease_counts_as_assigned() {
+    let engine = engine();
+    let offer = answer(&engine.handle(&relayed(1, mac(1), &[]), &relay_arrival(), NOW));
+    let request = relayed(
+        3,
+        mac(1),
+        &[(50, &offer.yiaddr.octets()), (54, &SERVER.octets())],
+    );
+    assert!(
+        !engine.handle(&request, &relay_arrival(), NOW).extended,
+        "first ACK"
+    );
+    // The same DORA again, as a rebooted client does: the lease it holds is extended.
+    let again = answer(&engine.handle(&relayed(1, mac(1), &[]), &relay_arrival(), NOW + 5));
+    assert_eq!(again.yiaddr, offer.yiaddr);
+    assert!(
+        engine.handle(&request, &relay_arrival(), NOW + 5).extended,
+        "second ACK"
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod committer;
 mod control;
 mod database;
 mod pace;
+mod service;
 mod socket;
 mod source;
 mod stats;
@@ -77,6 +78,7 @@ struct Shared {
     stopping: AtomicBool,
     config_path: Option<PathBuf>,
     pacing: Pacing,
+    service: service::Service,
 }
 
 /// A running server.
@@ -125,6 +127,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             config_path: config_path.map(Path::to_path_buf),
             pacing,
+            service: service::Service::default(),
         });
         let committer = Committer::start(store, Arc::clone(&shared));
         let control = control::ControlListener::start(
@@ -321,6 +324,13 @@ fn serve(
                 shared.stats.receive_error(&error);
                 continue;
             }
+        }
+        if !shared.service.is_enabled() {
+            // dhcp-disable: taken off the socket, counted, not answered.
+            shared
+                .stats
+                .dropped_while_disabled(batch.datagrams().count());
+            continue;
         }
         let engine = shared.engine.load();
         let now = now();

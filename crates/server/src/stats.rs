@@ -74,6 +74,7 @@ impl Stats {
             self.received_by_type[index(received)].fetch_add(1, Ordering::Relaxed);
         }
         if outcome.received == Some(MessageType::Request)
+            && !outcome.extended
             && outcome
                 .reply
                 .as_ref()
@@ -104,6 +105,14 @@ impl Stats {
         }
     }
 
+    /// Counts queries dropped because `dhcp-disable` stopped the service,
+    /// as received and dropped (Kea's `pkt4-receive-drop`).
+    pub(crate) fn dropped_while_disabled(&self, queries: usize) {
+        self.received.fetch_add(queries as u64, Ordering::Relaxed);
+        self.receive_drop
+            .fetch_add(queries as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn sent(&self, message_type: MessageType) {
         self.sent.fetch_add(1, Ordering::Relaxed);
         self.sent_by_type[index(message_type)].fetch_add(1, Ordering::Relaxed);
@@ -131,9 +140,8 @@ impl Stats {
             .fetch_add(declined as u64, Ordering::Relaxed);
     }
 
-    /// Counts leases handed out: every ACKed REQUEST and every lease added
-    /// through the control API. Unlike Kea, a renewal counts too; the
-    /// engine does not tell a new lease from an extended one.
+    /// Counts leases handed out: every ACK of a new lease (not of a renewal,
+    /// as in Kea) and every lease added through the control API.
     pub(crate) fn assigned(&self, changes: &[LeaseChange]) {
         let mut by_subnet = self.assigned_by_subnet.lock();
         for change in changes {

@@ -1,5 +1,6 @@
 //! The command table and the server commands (`config-*`, `status-get`,
-//! `version-get`, `list-commands`, `leases-reclaim`, `shutdown`), with
+//! `version-get`, `list-commands`, `leases-reclaim`, `dhcp-disable`,
+//! `dhcp-enable`, `shutdown`), with
 //! Kea's argument checks and texts (`ctrl_dhcp4_srv.cc`).
 
 use std::path::PathBuf;
@@ -13,13 +14,15 @@ use super::reload::{self, ReloadError};
 use super::{Answer, Control, leases, statistics};
 
 /// Every command served, for `list-commands`.
-pub(crate) const COMMANDS: [&str; 26] = [
+pub(crate) const COMMANDS: [&str; 28] = [
     "build-report",
     "config-get",
     "config-reload",
     "config-set",
     "config-test",
     "config-write",
+    "dhcp-disable",
+    "dhcp-enable",
     "lease4-add",
     "lease4-del",
     "lease4-get",
@@ -55,6 +58,8 @@ pub(crate) fn dispatch(control: &Control, command: &str, arguments: Option<&Valu
         "config-reload" => config_reload(control),
         "config-write" => config_write(control, arguments),
         "leases-reclaim" => leases_reclaim(control, arguments),
+        "dhcp-disable" => dhcp_disable(control, arguments),
+        "dhcp-enable" => dhcp_enable(control, arguments),
         "shutdown" => shutdown(arguments),
         "statistic-get" => statistics::get(control, arguments),
         "statistic-get-all" => statistics::get_all(control),
@@ -225,6 +230,66 @@ fn leases_reclaim(control: &Control, arguments: Option<&Value>) -> Answer {
         return Answer::error(error);
     }
     Answer::success("Reclamation of expired leases is complete.")
+}
+
+/// `origin` of `dhcp-disable` and `dhcp-enable`: who asks. Kea keeps the
+/// service off while any origin disables it; leasehold has one switch, so
+/// the origin is checked and otherwise not used.
+fn check_origin(arguments: Option<&Value>, command: &str) -> Result<(), Answer> {
+    let Some(arguments) = arguments else {
+        return Ok(());
+    };
+    if !arguments.is_object() {
+        return Err(Answer::error(format!(
+            "arguments for the '{command}' command must be a map"
+        )));
+    }
+    match arguments.get("origin") {
+        None => Ok(()),
+        Some(Value::String(origin)) if origin == "user" || origin == "ha-partner" => Ok(()),
+        Some(Value::String(origin)) => Err(Answer::error(format!(
+            "invalid value used for 'origin' parameter: {origin}"
+        ))),
+        Some(_) => Err(Answer::error("'origin' argument must be a string")),
+    }
+}
+
+fn dhcp_disable(control: &Control, arguments: Option<&Value>) -> Answer {
+    if let Err(answer) = check_origin(arguments, "dhcp-disable") {
+        return answer;
+    }
+    let period = match arguments.and_then(|a| a.get("max-period")) {
+        None => None,
+        Some(value) => match value.as_i64() {
+            None => return Answer::error("'max-period' argument must be a number"),
+            Some(seconds) if seconds <= 0 => {
+                return Answer::error("'max-period' must be positive integer");
+            }
+            Some(seconds) => Some(seconds.unsigned_abs()),
+        },
+    };
+    control
+        .shared
+        .service
+        .disable(period.map(std::time::Duration::from_secs));
+    info!(
+        msg_id = "LH_SERVICE_DISABLED",
+        max_period = period,
+        "DHCP service disabled"
+    );
+    match period {
+        Some(seconds) => Answer::success(format!("DHCPv4 service disabled for {seconds} seconds")),
+        None => Answer::success("DHCPv4 service disabled"),
+    }
+}
+
+fn dhcp_enable(control: &Control, arguments: Option<&Value>) -> Answer {
+    if let Err(answer) = check_origin(arguments, "dhcp-enable") {
+        return answer;
+    }
+    control.shared.service.enable();
+    info!(msg_id = "LH_SERVICE_ENABLED", "DHCP service enabled");
+    Answer::success("DHCP service successfully enabled")
 }
 
 fn shutdown(arguments: Option<&Value>) -> Answer {
