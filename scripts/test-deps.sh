@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests and the benchmarks run beside
 # leasehold: from Debian's packages, Kea 2.2 as the baseline, perfdhcp, real
-# DHCP clients, nmap, and jq for the benchmark scripts; from PyPI, moto (the
+# DHCP clients, nmap, jq for the benchmark scripts, and curl and openssl for
+# the TLS control socket test; from PyPI, moto (the
 # S3 server of the s3:// configuration tests).
 # Then makes sure PostgreSQL and MariaDB run (scripts/databases.sh).
 # Idempotent; needs root.
 set -euo pipefail
 
-packages=(kea-dhcp4-server kea-admin isc-dhcp-client udhcpc dhcpcd-base nmap iproute2 jq)
+packages=(kea-dhcp4-server kea-admin isc-dhcp-client udhcpc dhcpcd-base nmap iproute2 jq curl openssl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \

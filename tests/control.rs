@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use leasehold_testnet::scenarios::Lab;
@@ -445,6 +445,102 @@ fn dhcp_disable_stops_answering_until_enabled_or_for_max_period() {
         );
     }
     assert!(answered(6), "a refused dhcp-disable changes nothing");
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, made with the
+/// openssl command in `dir`: `ca.pem`, `server.pem`/`server.key`, `client.pem`/`client.key`.
+/// The extensions make version 3 certificates, the only ones WebPKI accepts.
+fn make_certificates(dir: &Path) {
+    const SCRIPT: &str = r#"set -e
+        key="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+        openssl req -x509 $key -keyout ca.key -out ca.pem -days 2 -subj "/CN=leasehold test CA"
+        echo "subjectAltName=IP:127.0.0.1" > server.ext
+        echo "extendedKeyUsage=clientAuth" > client.ext
+        for name in server client; do
+            openssl req $key -keyout $name.key -out $name.csr -subj "/CN=$name"
+            openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+                -out $name.pem -days 2 -extfile $name.ext
+        done"#;
+    let output = std::process::Command::new("sh")
+        .args(["-c", SCRIPT])
+        .current_dir(dir)
+        .output()
+        .expect("run sh");
+    assert!(output.status.success(), "openssl: {output:?}");
+}
+
+/// `curl` in the server namespace against the control port over TLS; its output and whether
+/// it succeeded. `client` presents the client certificate.
+fn curl_https(net: &TestNet, dir: &Path, client: bool) -> (bool, String) {
+    let file = |name: &str| dir.join(name).display().to_string();
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+    let credentials = format!("{USER}:{PASSWORD}");
+    let url = format!("https://127.0.0.1:{PORT}/");
+    let body = r#"{ "command": "version-get", "service": [ "dhcp4" ] }"#;
+    let mut args = vec![
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        "--cacert",
+        &ca,
+        "-u",
+        &credentials,
+    ];
+    if client {
+        args.extend(["--cert", &cert, "--key", &key]);
+    }
+    args.extend(["-H", "Content-Type: application/json", "-d", body, &url]);
+    let finished = net
+        .run(Side::Server, &args, Duration::from_secs(20))
+        .expect("run curl");
+    (finished.is_success(), finished.output)
+}
+
+#[test]
+fn https_control_socket_requires_a_client_certificate_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let https = |cert_required: bool| {
+        move |config: &mut Value| {
+            with_control(config);
+            let socket = &mut config["Dhcp4"]["control-sockets"][0];
+            socket["socket-type"] = json!("https");
+            socket["trust-anchor"] = json!(file("ca.pem"));
+            socket["cert-file"] = json!(file("server.pem"));
+            socket["key-file"] = json!(file("server.key"));
+            socket["cert-required"] = json!(cert_required);
+        }
+    };
+    let succeeded = |output: &str| {
+        let answer: Option<Value> = serde_json::from_str(output).ok();
+        answer.is_some_and(|answer| answer[0]["result"] == 0)
+    };
+    let lab = Lab::start(&leasehold(), https(true));
+    let (ok, output) = curl_https(&lab.net, dir.path(), true);
+    assert!(ok && succeeded(&output), "{output}");
+    let (ok, output) = curl_https(&lab.net, dir.path(), false);
+    assert!(!ok, "served a client without a certificate: {output}");
+    // Plain HTTP on the TLS port gets nothing.
+    let plain = lab.net.in_namespace(Side::Server, || {
+        let mut stream = TcpStream::connect(("127.0.0.1", PORT))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")?;
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        Ok::<_, std::io::Error>(raw)
+    });
+    let plain = plain.unwrap().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&plain).contains("200 OK"),
+        "plain HTTP answered"
+    );
+    drop(lab);
+
+    let lab = Lab::start(&leasehold(), https(false));
+    let (ok, output) = curl_https(&lab.net, dir.path(), false);
+    assert!(ok && succeeded(&output), "{output}");
 }
 
 #[test]

@@ -13,14 +13,15 @@
 //! the control agent's defaults put it, 127.0.0.1:8000, without
 //! authentication.
 //!
-//! TLS (`socket-type: https`, `trust-anchor`, `cert-file`, `key-file`) is
-//! not implemented yet and is refused with that reason.
+//! `socket-type: https` serves the same listener over TLS, with the
+//! agent's `trust-anchor`, `cert-file`, `key-file` (all three required) and
+//! `cert-required` (default true: mutual TLS).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use crate::json::{Node, Value};
-use crate::model::{Authentication, BasicCredentials, ControlConfig, HttpListener};
+use crate::model::{Authentication, BasicCredentials, ControlConfig, HttpListener, Tls};
 use crate::reader::{Keys, Object, Reader};
 
 /// The control agent's default `http-host`.
@@ -37,14 +38,12 @@ const SOCKET_KEYS: Keys<'static> = Keys {
         "socket-address",
         "socket-port",
         "authentication",
-    ],
-    unsupported: &[
         "trust-anchor",
         "cert-file",
         "key-file",
         "cert-required",
-        "http-headers",
     ],
+    unsupported: &["http-headers"],
     annotations: true,
 };
 
@@ -76,6 +75,7 @@ impl Default for ControlConfig {
                 address: DEFAULT_HTTP_ADDRESS,
                 port: DEFAULT_HTTP_PORT,
                 authentication: None,
+                tls: None,
             },
             unix_socket: None,
         }
@@ -109,20 +109,17 @@ pub(crate) fn read(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> ControlConfig
         };
         match reader.opt_string(&object, "socket-type") {
             Some("unix") => read_unix(reader, &object, &mut config),
-            Some("http") if http_seen => {
+            Some("http" | "https") if http_seen => {
                 reader.report(
                     node.offset,
                     path,
                     "only one http control socket is supported",
                 );
             }
-            Some("http") => {
+            Some(kind @ ("http" | "https")) => {
                 http_seen = true;
                 config.http = read_http(reader, &object);
-            }
-            Some("https") => {
-                let message = "TLS on the control socket (https) is not supported by leasehold yet";
-                reader.report(node.offset, path, message);
+                config.http.tls = read_tls(reader, &object, kind == "https");
             }
             Some(other) => {
                 let message = format!("'{other}' is not a socket type (unix, http or https)");
@@ -174,7 +171,41 @@ fn read_http(reader: &mut Reader<'_>, object: &Object<'_>) -> HttpListener {
         address,
         port,
         authentication,
+        tls: None,
     }
+}
+
+/// The TLS keys of an http control socket: required with `https`, refused
+/// without it (Kea would serve plain HTTP while the operator expects TLS).
+fn read_tls(reader: &mut Reader<'_>, object: &Object<'_>, https: bool) -> Option<Tls> {
+    const FILES: [&str; 3] = ["trust-anchor", "cert-file", "key-file"];
+    if !https {
+        for key in FILES.into_iter().chain(["cert-required"]) {
+            if let Some(node) = object.get(key) {
+                let message = format!("'{key}' needs socket-type https");
+                reader.report(node.offset, &object.path_of(key), message);
+            }
+        }
+        return None;
+    }
+    let mut paths = Vec::with_capacity(FILES.len());
+    for key in FILES {
+        let node = reader.required(object, key)?;
+        let path = reader.string(node, &object.path_of(key))?;
+        if path.is_empty() {
+            reader.report(node.offset, &object.path_of(key), "must not be empty");
+            return None;
+        }
+        paths.push(PathBuf::from(path));
+    }
+    let cert_required = reader.opt_bool(object, "cert-required").unwrap_or(true);
+    let [trust_anchor, cert_file, key_file] = <[PathBuf; 3]>::try_from(paths).ok()?;
+    Some(Tls {
+        trust_anchor,
+        cert_file,
+        key_file,
+        cert_required,
+    })
 }
 
 fn read_authentication(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<Authentication> {
@@ -364,9 +395,34 @@ mod tests {
     }
 
     #[test]
-    fn refuses_tls_and_the_ha_hook() {
-        let tls = parse(r#", "control-socket": { "socket-type": "https", "cert-file": "c" }"#);
-        assert!(tls.unwrap_err().to_string().contains("not supported"));
+    fn https_needs_its_three_files_and_http_takes_none() {
+        let https = parse(
+            r#", "control-socket": { "socket-type": "https", "socket-port": 8443,
+                  "trust-anchor": "/etc/kea/ca.pem", "cert-file": "/etc/kea/cert.pem",
+                  "key-file": "/etc/kea/key.pem", "cert-required": false }"#,
+        )
+        .unwrap();
+        let tls = https.control.http.tls.expect("TLS configured");
+        assert_eq!(tls.key_file, PathBuf::from("/etc/kea/key.pem"));
+        assert!(!tls.cert_required);
+        let default = parse(
+            r#", "control-socket": { "socket-type": "https", "trust-anchor": "a",
+                  "cert-file": "c", "key-file": "k" }"#,
+        );
+        assert!(default.unwrap().control.http.tls.unwrap().cert_required);
+        let missing = parse(r#", "control-socket": { "socket-type": "https", "cert-file": "c" }"#);
+        assert!(missing.unwrap_err().to_string().contains("trust-anchor"));
+        let plain = parse(r#", "control-socket": { "socket-type": "http", "cert-file": "c" }"#);
+        assert!(
+            plain
+                .unwrap_err()
+                .to_string()
+                .contains("needs socket-type https")
+        );
+    }
+
+    #[test]
+    fn refuses_the_ha_hook() {
         let ha = parse(r#", "hooks-libraries": [ { "library": "/usr/lib/libdhcp_ha.so" } ]"#);
         assert!(ha.unwrap_err().to_string().contains("libdhcp_ha.so"));
     }

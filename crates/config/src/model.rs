@@ -86,6 +86,23 @@ pub struct HttpListener {
     /// `authentication`, if configured: requests without matching
     /// credentials get 401.
     pub authentication: Option<Authentication>,
+    /// TLS (`socket-type: https`), if configured.
+    pub tls: Option<Tls>,
+}
+
+/// TLS on the HTTP control listener, with the control agent's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// `trust-anchor`: the PEM file of the CAs that sign client
+    /// certificates.
+    pub trust_anchor: PathBuf,
+    /// `cert-file`: the server's PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// `key-file`: the server's PEM private key.
+    pub key_file: PathBuf,
+    /// `cert-required` (default true): clients must present a certificate
+    /// the trust anchor signed.
+    pub cert_required: bool,
 }
 
 /// HTTP basic authentication, as the control agent's `authentication`.

@@ -5,6 +5,7 @@
 //! balancers need no credentials).
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,9 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use leasehold_config::Authentication;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
 use super::Control;
@@ -31,10 +34,12 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Body = Full<Bytes>;
 
-/// Accepts connections until `stopped` turns true.
+/// Accepts connections, over TLS when `tls` is given, until `stopped`
+/// turns true.
 pub(crate) async fn serve(
     control: Arc<Control>,
     listener: std::net::TcpListener,
+    tls: Option<TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -58,19 +63,35 @@ pub(crate) async fn serve(
             }
         };
         let control = Arc::clone(&control);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let control = Arc::clone(&control);
-                async move { Ok::<_, Infallible>(respond(control, request).await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(error) = connection.await {
-                debug!(%error, %peer, "control connection ended with an error");
+            let Some(tls) = tls else {
+                return connection(control, stream, peer).await;
+            };
+            match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => connection(control, stream, peer).await,
+                Ok(Err(error)) => debug!(%error, %peer, "control TLS handshake failed"),
+                Err(_) => debug!(%peer, "control TLS handshake timed out"),
             }
         });
+    }
+}
+
+/// Serves the requests of one connection, plain or TLS.
+async fn connection<S>(control: Arc<Control>, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let control = Arc::clone(&control);
+        async move { Ok::<_, Infallible>(respond(control, request).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(error) = connection.await {
+        debug!(%error, %peer, "control connection ended with an error");
     }
 }
 

@@ -19,6 +19,7 @@ mod leases;
 pub(crate) mod reload;
 mod statistics;
 mod time;
+mod tls;
 mod unix;
 
 use std::net::SocketAddr;
@@ -66,6 +67,10 @@ impl ControlListener {
             Some(path) => Some(unix::bind(path)?),
             None => None,
         };
+        let tls = match &config.http.tls {
+            Some(settings) => Some(tls::acceptor(settings).map_err(std::io::Error::other)?),
+            None => None,
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .max_blocking_threads(4)
@@ -80,12 +85,17 @@ impl ControlListener {
             .name("control".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let http = http::serve(Arc::clone(&control), tcp, stopped.clone());
+                    let http = http::serve(Arc::clone(&control), tcp, tls, stopped.clone());
                     let unix = unix::serve(control, unix, stopped);
                     tokio::join!(http, unix);
                 });
             })?;
-        info!(address = %http_address, "control API listening");
+        let scheme = if config.http.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        info!(address = %http_address, scheme, "control API listening");
         Ok(Self {
             stop,
             thread: Some(thread),
