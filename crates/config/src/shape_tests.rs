@@ -254,7 +254,7 @@ fn unsupported_key_families_are_refused() {
         );
     }
     let class_key = r#"{ "Dhcp4": { "client-classes": [
-  { "name": "c", "valid-lifetime": 10 } ] } }"#;
+  { "name": "c", "template-test": "option[60].text" } ] } }"#;
     assert!(problems(class_key)[0].message.contains("not supported"));
     let never_send = r#"{ "Dhcp4": { "option-data": [
   { "name": "routers", "data": "10.0.0.1", "never-send": true } ] } }"#;
