@@ -111,6 +111,10 @@ fn fqdn(data: &[u8], reserved: Option<&str>) -> Option<ClientName> {
     let mut option = vec![response, *rcode1, *rcode2];
     if wire {
         for label in &labels {
+            // A DNS label is at most 63 octets; a longer one names nothing.
+            if label.len() > 63 {
+                return None;
+            }
             option.push(u8::try_from(label.len()).ok()?);
             option.extend_from_slice(label.as_bytes());
         }
