@@ -20,12 +20,19 @@ fn write_config(dir: &Path, text: &str) -> String {
 #[test]
 fn check_config_accepts_every_shipped_configuration() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The compose stack's configuration takes its database from the environment.
+    let environment = [("LH_DB_HOST", "postgres"), ("LH_DB_PASSWORD", "kea")];
+    let lab = root.join("../shared/lab/kea-lab.json");
     let shipped = [
         root.join("etc/leasehold.json"),
-        root.join("../shared/lab/kea-lab.json"),
+        root.join("deploy/compose/kea-dhcp4.json"),
     ];
-    for path in shipped.iter().filter(|path| path.exists()) {
-        let output = leasehold(&["check-config", "-c", &path.to_string_lossy()]);
+    for path in shipped.iter().chain(Some(&lab).filter(|lab| lab.exists())) {
+        let output = Command::new(env!("CARGO_BIN_EXE_leasehold"))
+            .args(["check-config", "-c", &path.to_string_lossy()])
+            .envs(environment)
+            .output()
+            .expect("run leasehold");
         assert!(
             output.status.success(),
             "{} refused: {}",
