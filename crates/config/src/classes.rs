@@ -138,17 +138,15 @@ fn read_lifetime(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<ValidLi
     let min: Option<u32> = reader.opt_integer(object, "min-valid-lifetime");
     let valid: Option<u32> = reader.opt_integer(object, "valid-lifetime");
     let max: Option<u32> = reader.opt_integer(object, "max-valid-lifetime");
-    let report = |reader: &mut Reader<'_>, key: &str, message: String| {
-        let offset = object
-            .get(key)
-            .map_or(object.node.offset, |node| node.offset);
-        reader.report(offset, &object.path_of(key), message);
-    };
     let lifetime = match (min, valid, max) {
         (None, None, None) => return None,
         (Some(_), None, Some(_)) => {
+            let key = "min-valid-lifetime";
+            let offset = object
+                .get(key)
+                .map_or(object.node.offset, |node| node.offset);
             let message = "min-valid-lifetime and max-valid-lifetime need a valid-lifetime";
-            report(reader, "min-valid-lifetime", message.to_owned());
+            reader.report(offset, &object.path_of(key), message);
             return None;
         }
         (_, Some(valid), _) => ValidLifetime {
@@ -162,20 +160,13 @@ fn read_lifetime(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<ValidLi
             max: only,
         },
     };
-    if lifetime.min > lifetime.default {
-        let message = format!(
-            "min-valid-lifetime ({}) is greater than valid-lifetime ({})",
-            lifetime.min, lifetime.default
-        );
-        report(reader, "min-valid-lifetime", message);
-    }
-    if lifetime.default > lifetime.max {
-        let message = format!(
-            "valid-lifetime ({}) is greater than max-valid-lifetime ({})",
-            lifetime.default, lifetime.max
-        );
-        report(reader, "valid-lifetime", message);
-    }
+    crate::dhcp4::check_lifetime_order(
+        reader,
+        object,
+        lifetime.min,
+        lifetime.default,
+        lifetime.max,
+    );
     Some(lifetime)
 }
 

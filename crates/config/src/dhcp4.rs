@@ -408,19 +408,28 @@ pub(crate) fn read_lifetimes(
     if min.is_none() && valid.is_none() && max.is_none() {
         return effective;
     }
+    check_lifetime_order(
+        reader,
+        object,
+        effective.min(),
+        effective.valid,
+        effective.max(),
+    );
+    effective
+}
+
+/// Reports where `min <= valid <= max` does not hold for the lifetime keys
+/// of `object`, at the lower key when `object` sets it, else the higher.
+pub(crate) fn check_lifetime_order(
+    reader: &mut Reader<'_>,
+    object: &Object<'_>,
+    min: u32,
+    valid: u32,
+    max: u32,
+) {
     let pairs = [
-        (
-            effective.min(),
-            "min-valid-lifetime",
-            effective.valid,
-            "valid-lifetime",
-        ),
-        (
-            effective.valid,
-            "valid-lifetime",
-            effective.max(),
-            "max-valid-lifetime",
-        ),
+        (min, "min-valid-lifetime", valid, "valid-lifetime"),
+        (valid, "valid-lifetime", max, "max-valid-lifetime"),
     ];
     for (low, low_key, high, high_key) in pairs {
         if low <= high {
@@ -437,7 +446,6 @@ pub(crate) fn read_lifetimes(
         let message = format!("{low_key} ({low}) is greater than {high_key} ({high})");
         reader.report(offset, &object.path_of(key), message);
     }
-    effective
 }
 
 /// Kea refuses a `renew-timer` greater than the `rebind-timer` (checked here
