@@ -118,7 +118,8 @@ fn configuration(net: &TestNet) -> Value {
             "subnet4": [
               {
                 "id": 21, "subnet": "10.20.0.0/24",
-                "pools": [ { "pool": "10.20.0.10 - 10.20.0.20" } ],
+                "comment": "wide enough never to wrap: leasehold holds an offer for 30 s, Kea 2.2 none, so a wrapped pool would hand out different addresses",
+                "pools": [ { "pool": "10.20.0.10 - 10.20.0.60" } ],
                 "require-client-classes": [ "b-net1" ]
               },
               {
@@ -223,6 +224,10 @@ fn clients() -> Vec<Client> {
     ));
     let mut partial = client("site B, sends a partial FQDN", 0x26, SITE_B_RELAY);
     partial.extra.push((81, b"\x04\x00\x00\x06tablet".to_vec()));
+    let mut empty = client("site B, sends an empty FQDN", 0x28, SITE_B_RELAY);
+    empty.extra.push((81, b"\x05\x00\x00".to_vec()));
+    let mut root = client("site B, sends the root as host name", 0x29, SITE_B_RELAY);
+    root.extra.push((12, b".".to_vec()));
     let mut ascii = client("site B, sends an ASCII FQDN", 0x27, SITE_B_RELAY);
     ascii
         .extra
@@ -285,6 +290,8 @@ fn clients() -> Vec<Client> {
         fqdn,
         partial,
         ascii,
+        empty,
+        root,
         asks_custom,
         releases,
         selection,

@@ -707,7 +707,9 @@ impl Engine {
         // Kea names the client in OFFERs and ACKs, not in answers to INFORM.
         if context.query.message_type != MessageType::Inform {
             let reserved = host.and_then(|r| r.hostname.as_deref());
-            if let Some((code, data)) = ClientName::of(context.query, reserved).option() {
+            if let Some((code, data)) =
+                ClientName::of(context.query, reserved, reply.yiaddr).option()
+            {
                 reply.add(code, data);
             }
         }
@@ -781,7 +783,9 @@ impl Engine {
         lifetime: u32,
     ) -> Lease {
         let reserved = reservation.and_then(|r| r.hostname.as_deref());
-        let hostname = ClientName::of(query, reserved).hostname().to_owned();
+        let hostname = ClientName::of(query, reserved, address)
+            .hostname()
+            .to_owned();
         Lease {
             address,
             hwaddr: Some(query.chaddr),

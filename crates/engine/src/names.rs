@@ -7,12 +7,16 @@
 //! qualified; a host name is echoed. Either way the name is scrubbed with
 //! Kea's default `hostname-char-set` (letters, digits, hyphens and dots
 //! stay) and lower-cased. A host reservation's hostname takes its place
-//! and is sent even to a client that neither sent nor asked for a name.
+//! and is sent even to a client that neither sent nor asked for a name. A
+//! client that sends an empty FQDN, or the root as its host name, leaves
+//! the naming to the server, which names it after its address.
 //! What the reply carries is what the lease file's `hostname` column gets.
 //!
 //! dhcproto's option 81 reader takes every name as a complete wire-format
 //! name; clients also send partial names and the deprecated ASCII form, so
 //! the option is read here.
+
+use std::net::Ipv4Addr;
 
 use crate::wire::{Query, code};
 
@@ -41,12 +45,12 @@ pub(crate) enum ClientName {
 }
 
 impl ClientName {
-    /// The name a client sending `query` gets; `reserved` is its host
-    /// reservation's hostname, if any.
-    pub(crate) fn of(query: &Query, reserved: Option<&str>) -> Self {
+    /// The name a client sending `query` gets for `address`; `reserved` is
+    /// its host reservation's hostname, if any.
+    pub(crate) fn of(query: &Query, reserved: Option<&str>, address: Ipv4Addr) -> Self {
         let reserved = reserved.filter(|name| !name.is_empty());
         if let Some(data) = query.option(code::CLIENT_FQDN) {
-            return fqdn(data, reserved).unwrap_or(Self::Unnamed);
+            return fqdn(data, reserved, address).unwrap_or(Self::Unnamed);
         }
         // Kea 2.2 sends a reserved name whether or not the client sent or
         // asked for one (later versions only when it did).
@@ -58,6 +62,8 @@ impl ClientName {
         };
         match scrub(sent) {
             name if name.is_empty() => Self::Unnamed,
+            // The root alone asks the server to name the client.
+            name if name == "." => Self::HostName(generated(address)),
             name => Self::HostName(name),
         }
     }
@@ -80,9 +86,16 @@ impl ClientName {
     }
 }
 
-/// The answer to option 81 `data`; `None` when it cannot be read (Kea then
-/// leaves the option out) or names nothing.
-fn fqdn(data: &[u8], reserved: Option<&str>) -> Option<ClientName> {
+/// The name Kea generates for a client that leaves naming to the server:
+/// `ddns-generated-prefix` (default `myhost`) and the address, dashed.
+fn generated(address: Ipv4Addr) -> String {
+    let [a, b, c, d] = address.octets();
+    format!("myhost-{a}-{b}-{c}-{d}")
+}
+
+/// The answer to option 81 `data` for `address`; `None` when it cannot be
+/// read (Kea then leaves the option out).
+fn fqdn(data: &[u8], reserved: Option<&str>, address: Ipv4Addr) -> Option<ClientName> {
     let [flags, rcode1, rcode2, name @ ..] = data else {
         return None;
     };
@@ -96,13 +109,14 @@ fn fqdn(data: &[u8], reserved: Option<&str>) -> Option<ClientName> {
             .map(str::to_owned)
             .collect(),
     };
-    let labels: Vec<String> = labels
+    let mut labels: Vec<String> = labels
         .iter()
         .map(|label| scrub(label))
         .filter(|label| !label.is_empty())
         .collect();
+    // An empty name asks the server to name the client.
     if labels.is_empty() {
-        return None;
+        labels.push(generated(address));
     }
     let mut response = flag::N | (flags & flag::E);
     if flags & flag::S != 0 {
@@ -159,6 +173,8 @@ fn scrub(name: &str) -> String {
 mod tests {
     use super::*;
 
+    const ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 7);
+
     fn query(options: &[(u8, &[u8])]) -> Query {
         let mut bytes = vec![0u8; 240];
         (bytes[0], bytes[1], bytes[2]) = (1, 1, 6);
@@ -175,27 +191,36 @@ mod tests {
 
     #[test]
     fn a_host_name_is_scrubbed_and_lower_cased() {
-        let name = ClientName::of(&query(&[(12, b" Laptop_7 ")]), None);
+        let name = ClientName::of(&query(&[(12, b" Laptop_7 ")]), None, ADDRESS);
         assert_eq!(name, ClientName::HostName("laptop7".into()));
         assert_eq!(
-            ClientName::of(&query(&[(12, b"  ")]), None),
+            ClientName::of(&query(&[(12, b"  ")]), None, ADDRESS),
             ClientName::Unnamed
         );
-        assert_eq!(ClientName::of(&query(&[]), None), ClientName::Unnamed);
+        assert_eq!(
+            ClientName::of(&query(&[]), None, ADDRESS),
+            ClientName::Unnamed
+        );
     }
 
     #[test]
     fn a_reserved_name_replaces_the_clients_and_is_sent_unasked() {
         let reserved = Some("Printer-1");
         let expected = ClientName::HostName("printer-1".into());
-        assert_eq!(ClientName::of(&query(&[(12, b"x")]), reserved), expected);
-        assert_eq!(ClientName::of(&query(&[(55, &[1, 3])]), reserved), expected);
+        assert_eq!(
+            ClientName::of(&query(&[(12, b"x")]), reserved, ADDRESS),
+            expected
+        );
+        assert_eq!(
+            ClientName::of(&query(&[(55, &[1, 3])]), reserved, ADDRESS),
+            expected
+        );
     }
 
     #[test]
     fn an_fqdn_is_answered_with_the_servers_flags_in_the_clients_encoding() {
         let wire = b"\x05\x00\x00\x07Desktop\x04site\x07example\x00";
-        let name = ClientName::of(&query(&[(81, wire), (12, b"ignored")]), None);
+        let name = ClientName::of(&query(&[(81, wire), (12, b"ignored")]), None, ADDRESS);
         let ClientName::Fqdn { option, name } = name else {
             panic!("no FQDN: {name:?}");
         };
@@ -203,24 +228,35 @@ mod tests {
         assert_eq!(name, "desktop.site.example.");
 
         // A partial name is qualified (with no suffix configured: by the root).
-        let partial = ClientName::of(&query(&[(81, b"\x04\x00\x00\x07desktop")]), None);
+        let partial = ClientName::of(&query(&[(81, b"\x04\x00\x00\x07desktop")]), None, ADDRESS);
         assert_eq!(partial.hostname(), "desktop.");
         assert_eq!(partial.option().unwrap().1, b"\x0c\x00\x00\x07desktop\x00");
 
-        let ascii = ClientName::of(&query(&[(81, b"\x01\x00\x00Desktop.Site")]), None);
+        let ascii = ClientName::of(&query(&[(81, b"\x01\x00\x00Desktop.Site")]), None, ADDRESS);
         assert_eq!(ascii.option().unwrap().1, b"\x0a\x00\x00desktop.site.");
     }
 
     #[test]
-    fn an_unreadable_or_empty_fqdn_names_nothing() {
+    fn an_empty_name_is_generated_from_the_address() {
+        let fqdn = ClientName::of(&query(&[(81, b"\x05\x00\x00")]), None, ADDRESS);
+        assert_eq!(fqdn.hostname(), "myhost-10-0-0-7.");
+        assert_eq!(
+            fqdn.option().unwrap().1,
+            b"\x0e\x00\x00\x0fmyhost-10-0-0-7\x00"
+        );
+        let root = ClientName::of(&query(&[(12, b".")]), None, ADDRESS);
+        assert_eq!(root, ClientName::HostName("myhost-10-0-0-7".into()));
+    }
+
+    #[test]
+    fn an_unreadable_fqdn_names_nothing() {
         for data in [
             &b"\x04\x00"[..],
             b"\x04\x00\x00\x09short",
             b"\x04\x00\x00\xc0\x0c",
-            b"\x04\x00\x00",
         ] {
             assert_eq!(
-                ClientName::of(&query(&[(81, data)]), None),
+                ClientName::of(&query(&[(81, data)]), None, ADDRESS),
                 ClientName::Unnamed,
                 "{data:?}"
             );
@@ -229,7 +265,11 @@ mod tests {
 
     #[test]
     fn a_reserved_name_answers_an_fqdn() {
-        let name = ClientName::of(&query(&[(81, b"\x04\x00\x00\x01x\x00")]), Some("printer-1"));
+        let name = ClientName::of(
+            &query(&[(81, b"\x04\x00\x00\x01x\x00")]),
+            Some("printer-1"),
+            ADDRESS,
+        );
         assert_eq!(name.hostname(), "printer-1.");
     }
 }
