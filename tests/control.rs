@@ -190,9 +190,18 @@ fn authentication_and_health() {
         let lease_file = config["Dhcp4"]["lease-database"]["name"].as_str().unwrap();
         let socket = PathBuf::from(lease_file).with_file_name("control.sock");
         let sockets = config["Dhcp4"]["control-sockets"].as_array_mut().unwrap();
+        sockets[0]["http-headers"] = json!([
+            { "name": "Strict-Transport-Security", "value": "max-age=31536000" }
+        ]);
         sockets.push(json!({ "socket-type": "unix", "socket-name": socket }));
     });
     let body = json!({ "command": "version-get", "service": ["dhcp4"] }).to_string();
+    let has_header = |response: &Response| {
+        response
+            .head
+            .lines()
+            .any(|line| line.eq_ignore_ascii_case("strict-transport-security: max-age=31536000"))
+    };
 
     let anonymous = http(&lab.net, "POST", "/", &body, None);
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
@@ -209,6 +218,10 @@ fn authentication_and_health() {
     assert_eq!(health.status, 200);
     let allowed = http(&lab.net, "POST", "/", &body, Some((USER, PASSWORD)));
     assert_eq!(allowed.status, 200);
+    // http-headers go on every response, refusals included.
+    for response in [&anonymous, &health, &allowed] {
+        assert!(has_header(response), "{}", response.head);
+    }
     expect(&allowed.answer(), 0, Some(env!("CARGO_PKG_VERSION")));
 
     let garbage = http(&lab.net, "POST", "/", "{not json", Some((USER, PASSWORD)));

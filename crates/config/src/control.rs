@@ -42,8 +42,15 @@ const SOCKET_KEYS: Keys<'static> = Keys {
         "cert-file",
         "key-file",
         "cert-required",
+        "http-headers",
     ],
-    unsupported: &["http-headers"],
+    unsupported: &[],
+    annotations: true,
+};
+
+const HEADER_KEYS: Keys<'static> = Keys {
+    supported: &["name", "value"],
+    unsupported: &[],
     annotations: true,
 };
 
@@ -76,6 +83,7 @@ impl Default for ControlConfig {
                 port: DEFAULT_HTTP_PORT,
                 authentication: None,
                 tls: None,
+                headers: Vec::new(),
             },
             unix_socket: None,
         }
@@ -167,12 +175,52 @@ fn read_http(reader: &mut Reader<'_>, object: &Object<'_>) -> HttpListener {
     let authentication = object
         .get("authentication")
         .and_then(|node| read_authentication(reader, node, &object.path_of("authentication")));
+    let headers = object
+        .get("http-headers")
+        .map(|node| read_headers(reader, node, &object.path_of("http-headers")))
+        .unwrap_or_default();
     HttpListener {
         address,
         port,
         authentication,
         tls: None,
+        headers,
     }
+}
+
+/// `http-headers`: a list of `{ "name": ..., "value": ... }`, each a valid
+/// HTTP header (a token name; a value of visible characters and spaces).
+fn read_headers(reader: &mut Reader<'_>, node: &Node, path: &str) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    for (index, entry) in reader
+        .array(node, path)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let path = format!("{path}[{index}]");
+        let Some(object) = reader.object(entry, &path, &HEADER_KEYS) else {
+            continue;
+        };
+        let mut field = |key: &str, valid: fn(char) -> bool| {
+            let node = reader.required(&object, key)?;
+            let text = reader.string(node, &object.path_of(key))?;
+            if text.is_empty() || !text.chars().all(valid) {
+                let message = format!("'{text}' is not a valid HTTP header {key}");
+                reader.report(node.offset, &object.path_of(key), message);
+                return None;
+            }
+            Some(text.to_owned())
+        };
+        let name = field("name", |c| {
+            c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+        });
+        let value = field("value", |c| c.is_ascii_graphic() || c == ' ' || c == '\t');
+        if let (Some(name), Some(value)) = (name, value) {
+            headers.push((name, value));
+        }
+    }
+    headers
 }
 
 /// The TLS keys of an http control socket: required with `https`, refused
@@ -418,6 +466,29 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("needs socket-type https")
+        );
+    }
+
+    #[test]
+    fn http_headers_are_read_and_checked() {
+        let config = parse(
+            r#", "control-socket": { "socket-type": "http", "http-headers": [
+                  { "name": "X-Frame-Options", "value": "DENY" } ] }"#,
+        )
+        .unwrap();
+        let headers = &config.control.http.headers;
+        assert_eq!(
+            headers,
+            &[("X-Frame-Options".to_owned(), "DENY".to_owned())]
+        );
+        let bad = parse(
+            r#", "control-socket": { "socket-type": "http", "http-headers": [
+                  { "name": "Bad Name", "value": "x" } ] }"#,
+        );
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("not a valid HTTP header name")
         );
     }
 

@@ -88,6 +88,9 @@ pub struct HttpListener {
     pub authentication: Option<Authentication>,
     /// TLS (`socket-type: https`), if configured.
     pub tls: Option<Tls>,
+    /// `http-headers`: name and value of each header added to every
+    /// response.
+    pub headers: Vec<(String, String)>,
 }
 
 /// TLS on the HTTP control listener, with the control agent's keys.

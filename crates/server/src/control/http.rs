@@ -2,7 +2,8 @@
 //! command document, answered with a list of answers; HTTP basic
 //! authentication when configured; plus `GET /metrics` (Prometheus) and
 //! `GET /health` (200 while serving, never authenticated, so load
-//! balancers need no credentials).
+//! balancers need no credentials). Every response carries the configured
+//! `http-headers`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -95,7 +96,23 @@ where
     }
 }
 
+/// The answer to `request`, with the configured `http-headers` added.
 async fn respond(control: Arc<Control>, request: Request<Incoming>) -> Response<Body> {
+    let engine = control.shared.engine.load_full();
+    let mut response = answer(control, request).await;
+    for (name, value) in &engine.config().control.http.headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            continue;
+        };
+        response.headers_mut().append(name, value);
+    }
+    response
+}
+
+async fn answer(control: Arc<Control>, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_owned();
     if request.method() == Method::GET && path == "/health" {
         return plain(StatusCode::OK, "text/plain", "serving\n".into());
