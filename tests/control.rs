@@ -458,6 +458,18 @@ fn dhcp_disable_stops_answering_until_enabled_or_for_max_period() {
         );
     }
     assert!(answered(6), "a refused dhcp-disable changes nothing");
+
+    // Each origin holds the service off until that origin enables it.
+    let partner = json!({ "origin": "ha-partner" });
+    expect(
+        &command(net, "dhcp-disable", Some(partner.clone())),
+        0,
+        None,
+    );
+    expect(&command(net, "dhcp-enable", None), 0, None);
+    assert!(!answered(7), "the partner's stop holds");
+    expect(&command(net, "dhcp-enable", Some(partner)), 0, None);
+    assert!(answered(8), "no origin holds it off");
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, made with the

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use super::reload::{self, ReloadError};
 use super::{Answer, Control, leases, statistics};
+use crate::service::Origin;
 
 /// Every command served, for `list-commands`.
 pub(crate) const COMMANDS: [&str; 28] = [
@@ -232,12 +233,11 @@ fn leases_reclaim(control: &Control, arguments: Option<&Value>) -> Answer {
     Answer::success("Reclamation of expired leases is complete.")
 }
 
-/// `origin` of `dhcp-disable` and `dhcp-enable`: who asks. Kea keeps the
-/// service off while any origin disables it; leasehold has one switch, so
-/// the origin is checked and otherwise not used.
-fn check_origin(arguments: Option<&Value>, command: &str) -> Result<(), Answer> {
+/// `origin` of `dhcp-disable` and `dhcp-enable` (default `user`): the
+/// service runs while no origin holds it off.
+fn origin(arguments: Option<&Value>, command: &str) -> Result<Origin, Answer> {
     let Some(arguments) = arguments else {
-        return Ok(());
+        return Ok(Origin::User);
     };
     if !arguments.is_object() {
         return Err(Answer::error(format!(
@@ -245,19 +245,19 @@ fn check_origin(arguments: Option<&Value>, command: &str) -> Result<(), Answer> 
         )));
     }
     match arguments.get("origin") {
-        None => Ok(()),
-        Some(Value::String(origin)) if origin == "user" || origin == "ha-partner" => Ok(()),
-        Some(Value::String(origin)) => Err(Answer::error(format!(
-            "invalid value used for 'origin' parameter: {origin}"
-        ))),
+        None => Ok(Origin::User),
+        Some(Value::String(name)) => Origin::named(name).ok_or_else(|| {
+            Answer::error(format!("invalid value used for 'origin' parameter: {name}"))
+        }),
         Some(_) => Err(Answer::error("'origin' argument must be a string")),
     }
 }
 
 fn dhcp_disable(control: &Control, arguments: Option<&Value>) -> Answer {
-    if let Err(answer) = check_origin(arguments, "dhcp-disable") {
-        return answer;
-    }
+    let origin = match origin(arguments, "dhcp-disable") {
+        Ok(origin) => origin,
+        Err(answer) => return answer,
+    };
     let period = match arguments.and_then(|a| a.get("max-period")) {
         None => None,
         Some(value) => match value.as_i64() {
@@ -271,9 +271,10 @@ fn dhcp_disable(control: &Control, arguments: Option<&Value>) -> Answer {
     control
         .shared
         .service
-        .disable(period.map(std::time::Duration::from_secs));
+        .disable(origin, period.map(std::time::Duration::from_secs));
     info!(
         msg_id = "LH_SERVICE_DISABLED",
+        ?origin,
         max_period = period,
         "DHCP service disabled"
     );
@@ -284,11 +285,16 @@ fn dhcp_disable(control: &Control, arguments: Option<&Value>) -> Answer {
 }
 
 fn dhcp_enable(control: &Control, arguments: Option<&Value>) -> Answer {
-    if let Err(answer) = check_origin(arguments, "dhcp-enable") {
-        return answer;
-    }
-    control.shared.service.enable();
-    info!(msg_id = "LH_SERVICE_ENABLED", "DHCP service enabled");
+    let origin = match origin(arguments, "dhcp-enable") {
+        Ok(origin) => origin,
+        Err(answer) => return answer,
+    };
+    control.shared.service.enable(origin);
+    info!(
+        msg_id = "LH_SERVICE_ENABLED",
+        ?origin,
+        "DHCP service enabled"
+    );
     Answer::success("DHCP service successfully enabled")
 }
 
