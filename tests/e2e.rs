@@ -26,6 +26,11 @@ fn udhcpc_gets_lease() {
 }
 
 #[test]
+fn dhcpcd_gets_lease() {
+    scenarios::dhcpcd_gets_lease(&leasehold());
+}
+
+#[test]
 fn nmap_sees_offer() {
     scenarios::nmap_sees_offer(&leasehold());
 }

@@ -299,6 +299,24 @@ impl TestNet {
         self.wait_for_record(child, &record, &log, "udhcpc", interface, &UDHCPC_VARIABLES)
     }
 
+    /// Gets a lease with dhcpcd on `interface` of the client namespace: `dhcpcd -1 -B -4 -L
+    /// -t 10 -f /dev/null -c SCRIPT IFACE` (one shot, foreground, IPv4 only, no link-local
+    /// fallback, no system configuration, the recording hook instead of the system's).
+    pub fn dhcpcd(&self, interface: &str) -> Result<ClientLease> {
+        let (script, record) = write_hook_script(self, "dhcpcd")?;
+        let log = script.with_extension("log");
+        let script = script.display().to_string();
+        let options = ["-1", "-B", "-4", "-L", "-t", "10", "-f", "/dev/null"];
+        let args = [&["dhcpcd"][..], &options, &["-c", &script, interface]].concat();
+        let child = process::spawn_logged(self.command(Side::Client, &args), &log)?;
+        // dhcpcd hands its hook the same variables as dhclient.
+        let variables = &DHCLIENT_VARIABLES;
+        let lease = self.wait_for_record(child, &record, &log, "dhcpcd", interface, variables);
+        // It keeps the lease in the host's /var/lib/dhcpcd, named by the interface.
+        let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{interface}.lease"));
+        lease
+    }
+
     /// Waits until a hook script has recorded a lease or the client exits or times out; the
     /// client is killed in every case.
     fn wait_for_record(

@@ -136,6 +136,13 @@ pub fn udhcpc_gets_lease(kind: &ServerKind) {
     check_bcast_lease(&lab, "udhcpc", &lease, None);
 }
 
+/// dhcpcd on the broadcast link gets a pool address with the lab's options.
+pub fn dhcpcd_gets_lease(kind: &ServerKind) {
+    let lab = Lab::start(kind, |_| {});
+    let lease = lab.check(lab.net.dhcpcd(lab.net.bcast_client_if()));
+    check_bcast_lease(&lab, "dhcpcd", &lease, None);
+}
+
 /// nmap's broadcast-dhcp-discover sees one OFFER of a pool address from 198.51.100.1.
 pub fn nmap_sees_offer(kind: &ServerKind) {
     let lab = Lab::start(kind, |_| {});
