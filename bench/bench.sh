@@ -76,7 +76,7 @@ search() {
             # Even the first rate failed: halve it, down to 125/s.
             [ "$rate" -le 125 ] && break
             rate=$((rate / 2))
-        elif [ $((bad - good)) -le $((good / 8)) ] || [ "$steps" -ge 11 ]; then
+        elif [ $((bad - good)) -le $((good / 8)) ] || [ "$steps" -ge 13 ]; then
             break
         else
             rate=$(((good + bad) / 2))
