@@ -129,6 +129,13 @@ struct NetworkRuntime {
     preferred: AtomicUsize,
 }
 
+/// What an OFFER or ACK grants: the lease time and the client's name,
+/// decided once and used for both the reply and the lease.
+struct Grant {
+    lifetime: u32,
+    name: ClientName,
+}
+
 /// What the engine found out about one query before answering it.
 struct Context<'q> {
     query: &'q Query,
@@ -370,22 +377,16 @@ impl Engine {
         let is_leased = leases
             .slot(address)
             .is_some_and(|slot| !slot.offered && slot.belongs_to(&client));
+        let grant = self.grant(&context, address);
         if !is_leased {
-            let hold = self.lease_for(
-                query,
-                subnet,
-                context.host,
-                address,
-                now,
-                OFFER_HOLD_SECONDS,
-            );
+            let hold = self.lease_for(query, subnet, address, now, OFFER_HOLD_SECONDS, &grant);
             leases.put(hold, &client, true);
         }
         drop(leases);
 
         let mut reply = ReplyBuilder::new(MessageType::Offer, query);
         reply.yiaddr = address;
-        self.add_lease_options(&mut reply, &mut context);
+        self.add_lease_options(&mut reply, &mut context, &grant);
         Outcome::reply(self.finish(reply, query, arrival), Vec::new())
     }
 
@@ -533,8 +534,8 @@ impl Engine {
             return self.nak(query, arrival);
         }
 
-        let lifetime = self.lease_lifetime(&context);
-        let lease = self.lease_for(query, subnet, reservation, requested, now, lifetime);
+        let grant = self.grant(&context, requested);
+        let lease = self.lease_for(query, subnet, requested, now, grant.lifetime, &grant);
         let extended = leases.slot(requested).is_some_and(|slot| {
             !slot.offered && slot.lease.state == LeaseState::Assigned && slot.belongs_to(&client)
         });
@@ -548,7 +549,7 @@ impl Engine {
         let mut reply = ReplyBuilder::new(MessageType::Ack, query);
         reply.yiaddr = requested;
         reply.ciaddr = query.ciaddr;
-        self.add_lease_options(&mut reply, &mut context);
+        self.add_lease_options(&mut reply, &mut context, &grant);
         Outcome {
             extended,
             ..Outcome::reply(self.finish(reply, query, arrival), changes)
@@ -607,7 +608,8 @@ impl Engine {
             reply.flags |= crate::wire::BROADCAST_FLAG;
         }
         reply.add(code::SERVER_IDENTIFIER, &arrival.local_address.octets());
-        self.add_configured_options(&mut reply, &mut context);
+        // Kea names the client in OFFERs and ACKs, not in answers to INFORM.
+        self.add_configured_options(&mut reply, &mut context, None);
         Outcome::reply(self.finish(reply, query, arrival), Vec::new())
     }
 
@@ -656,15 +658,20 @@ impl Engine {
         }
     }
 
-    /// Lease time, timers, server identifier, mask and configured options
-    /// of an OFFER or ACK.
-    fn add_lease_options(&self, reply: &mut ReplyBuilder, context: &mut Context<'_>) {
+    /// Lease time, timers, server identifier, mask, the client's name and
+    /// configured options of an OFFER or ACK.
+    fn add_lease_options(
+        &self,
+        reply: &mut ReplyBuilder,
+        context: &mut Context<'_>,
+        grant: &Grant,
+    ) {
         let config = &self.subnets[context.subnet].config;
         reply.add(
             code::SERVER_IDENTIFIER,
             &context.arrival.local_address.octets(),
         );
-        let lifetime = self.lease_lifetime(context);
+        let lifetime = grant.lifetime;
         reply.add(code::LEASE_TIME, &lifetime.to_be_bytes());
         // Kea leaves out timers that would not fire before the lease ends.
         if let Some(renew) = config.renew_timer.filter(|&renew| renew < lifetime) {
@@ -674,7 +681,7 @@ impl Engine {
             reply.add(code::REBINDING_TIME, &rebind.to_be_bytes());
         }
         reply.add(code::SUBNET_MASK, &config.prefix.netmask().octets());
-        self.add_configured_options(reply, context);
+        self.add_configured_options(reply, context, Some(&grant.name));
     }
 
     /// Required classification, then configured options as Kea's
@@ -682,8 +689,14 @@ impl Engine {
     /// each class in order, global. Options asked for in option 55 or marked
     /// `always-send` come from the first layer that has them; routers, DNS
     /// servers and domain name are added whenever configured. Last, the fixed
-    /// fields (siaddr, sname, file).
-    fn add_configured_options(&self, reply: &mut ReplyBuilder, context: &mut Context<'_>) {
+    /// fields (siaddr, sname, file). `name` is the client's, when the reply
+    /// names it.
+    fn add_configured_options(
+        &self,
+        reply: &mut ReplyBuilder,
+        context: &mut Context<'_>,
+        name: Option<&ClientName>,
+    ) {
         let subnet = &self.subnets[context.subnet];
         let network = subnet
             .config
@@ -704,14 +717,8 @@ impl Engine {
         );
 
         let host = context.host;
-        // Kea names the client in OFFERs and ACKs, not in answers to INFORM.
-        if context.query.message_type != MessageType::Inform {
-            let reserved = host.and_then(|r| r.hostname.as_deref());
-            if let Some((code, data)) =
-                ClientName::of(context.query, reserved, reply.yiaddr).option()
-            {
-                reply.add(code, data);
-            }
+        if let Some((code, data)) = name.and_then(ClientName::option) {
+            reply.add(code, data);
         }
         let classes: Vec<&ClientClass> = context
             .classes
@@ -755,17 +762,21 @@ impl Engine {
         }
     }
 
-    /// The lease time for the client of `context`, as Kea's `getValidLft`
-    /// chooses: the lifetime of its first class that sets one, else its
-    /// subnet's, bounded to what it asks for in option 51. Required classes
-    /// are evaluated later and do not count.
-    fn lease_lifetime(&self, context: &Context<'_>) -> u32 {
+    /// What the client of `context` gets with `address`: the lease time Kea's
+    /// `getValidLft` chooses (the lifetime of its first class that sets one,
+    /// else its subnet's, bounded to what it asks for in option 51; required
+    /// classes are evaluated later and do not count), and its name.
+    fn grant(&self, context: &Context<'_>, address: Ipv4Addr) -> Grant {
         let lifetime = context
             .classes
             .iter()
             .find_map(|name| self.class(name)?.valid_lifetime)
             .unwrap_or_else(|| self.subnets[context.subnet].config.lifetime());
-        lifetime.for_request(requested_lifetime(context.query))
+        let reserved = context.host.and_then(|host| host.hostname.as_deref());
+        Grant {
+            lifetime: lifetime.for_request(requested_lifetime(context.query)),
+            name: ClientName::of(context.query, reserved, address),
+        }
     }
 
     fn class(&self, name: &str) -> Option<&ClientClass> {
@@ -773,19 +784,18 @@ impl Engine {
         self.config.client_classes.get(position)
     }
 
+    /// The lease `query`'s client holds on `address` for `lifetime` seconds
+    /// from `now`, named as `grant` names it.
     fn lease_for(
         &self,
         query: &Query,
         subnet: &SubnetRuntime,
-        reservation: Option<&Reservation>,
         address: Ipv4Addr,
         now: u64,
         lifetime: u32,
+        grant: &Grant,
     ) -> Lease {
-        let reserved = reservation.and_then(|r| r.hostname.as_deref());
-        let hostname = ClientName::of(query, reserved, address)
-            .hostname()
-            .to_owned();
+        let hostname = grant.name.hostname().to_owned();
         Lease {
             address,
             hwaddr: Some(query.chaddr),
