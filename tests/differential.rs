@@ -190,6 +190,13 @@ enum Then {
     Release,
 }
 
+/// A client that also sends option `code` with `data`.
+fn client_sending(label: &str, last: u8, relay: Ipv4Addr, code: u8, data: &[u8]) -> Client {
+    let mut client = client(label, last, relay);
+    client.extra.push((code, data.to_vec()));
+    client
+}
+
 fn client(label: &str, last: u8, relay: Ipv4Addr) -> Client {
     Client {
         label: label.to_owned(),
@@ -214,32 +221,43 @@ fn clients() -> Vec<Client> {
         SITE_B_RELAY,
     );
     declines.then = vec![Then::Decline];
-    let mut hostname = client("site B, sends a host name", 0x24, SITE_B_RELAY);
-    hostname.extra.push((12, b"Laptop_7".to_vec()));
-    hostname.then = vec![Then::Renew];
-    let mut fqdn = client("site B, sends a client FQDN", 0x25, SITE_B_RELAY);
-    fqdn.extra.push((
-        81,
-        b"\x05\x00\x00\x07desktop\x04site\x07example\x00".to_vec(),
-    ));
-    let mut partial = client("site B, sends a partial FQDN", 0x26, SITE_B_RELAY);
-    partial.extra.push((81, b"\x04\x00\x00\x06tablet".to_vec()));
-    let mut empty = client("site B, sends an empty FQDN", 0x28, SITE_B_RELAY);
-    empty.extra.push((81, b"\x05\x00\x00".to_vec()));
-    let mut root = client("site B, sends the root as host name", 0x29, SITE_B_RELAY);
-    root.extra.push((12, b".".to_vec()));
-    let mut ascii = client("site B, sends an ASCII FQDN", 0x27, SITE_B_RELAY);
-    ascii
-        .extra
-        .push((81, b"\x01\x00\x00Phone.Site.Example".to_vec()));
-    let mut reserved = client(
-        "site A, hw-address reservation, sends an FQDN",
-        0x01,
-        SITE_A_RELAY,
+    let mut hostname = client_sending(
+        "site B, sends a host name",
+        0x24,
+        SITE_B_RELAY,
+        12,
+        b"Laptop_7",
     );
-    reserved
-        .extra
-        .push((81, b"\x05\x00\x00\x04mine\x00".to_vec()));
+    hostname.then = vec![Then::Renew];
+    let wire = b"\x05\x00\x00\x07desktop\x04site\x07example\x00";
+    let fqdn = client_sending("site B, sends a client FQDN", 0x25, SITE_B_RELAY, 81, wire);
+    let partial = b"\x04\x00\x00\x06tablet";
+    let partial = client_sending(
+        "site B, sends a partial FQDN",
+        0x26,
+        SITE_B_RELAY,
+        81,
+        partial,
+    );
+    let empty = client_sending(
+        "site B, sends an empty FQDN",
+        0x28,
+        SITE_B_RELAY,
+        81,
+        b"\x05\0\0",
+    );
+    let root = client_sending(
+        "site B, sends the root as host name",
+        0x29,
+        SITE_B_RELAY,
+        12,
+        b".",
+    );
+    let ascii = b"\x01\x00\x00Phone.Site.Example";
+    let ascii = client_sending("site B, sends an ASCII FQDN", 0x27, SITE_B_RELAY, 81, ascii);
+    let mine = b"\x05\x00\x00\x04mine\x00";
+    let label = "site A, hw-address reservation, sends an FQDN";
+    let reserved = client_sending(label, 0x01, SITE_A_RELAY, 81, mine);
     let mut releases = client(
         "site B, giaddr inside net2 (network lifetime), releases",
         0x23,

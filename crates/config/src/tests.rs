@@ -57,6 +57,11 @@ fn with_subnet(body: &str) -> String {
     format!("{{\n\"Dhcp4\": {{ \"subnet4\": [\n{{ {body} }}\n] }}\n}}")
 }
 
+/// A configuration with the global keys `globals` and one subnet, whose body is on line 3.
+fn with_globals_and_subnet(globals: &str, body: &str) -> String {
+    format!("{{\n\"Dhcp4\": {{ {globals}, \"subnet4\": [\n{{ {body} }}\n] }}\n}}")
+}
+
 fn address(text: &str) -> Ipv4Addr {
     text.parse().expect("test address")
 }
@@ -627,9 +632,9 @@ fn lifetime_bounds_are_checked() {
     );
     // Bounds are inherited one by one, and Kea checks the effective triple
     // wherever a scope sets one of its keys.
-    let text = format!(
-        "{{\n\"Dhcp4\": {{ \"min-valid-lifetime\": 3000, \"subnet4\": [\n{{ {} }}\n] }}\n}}",
-        r#""id": 1, "subnet": "10.0.0.0/24", "valid-lifetime": 600"#
+    let text = with_globals_and_subnet(
+        r#""min-valid-lifetime": 3000"#,
+        r#""id": 1, "subnet": "10.0.0.0/24", "valid-lifetime": 600"#,
     );
     assert_single(
         &text,
@@ -679,9 +684,9 @@ fn renew_must_not_exceed_rebind() {
     let text = "{\n\"Dhcp4\": {\n\"renew-timer\": 300,\n\"rebind-timer\": 200 } }";
     assert_single(text, 3, "Dhcp4/renew-timer", "greater than rebind-timer");
     // Inherited values count, as the subnet's effective timers.
-    let text = format!(
-        "{{\n\"Dhcp4\": {{ \"renew-timer\": 100, \"subnet4\": [\n{{ {} }}\n] }}\n}}",
-        r#""id": 1, "subnet": "10.0.0.0/24", "rebind-timer": 50"#
+    let text = with_globals_and_subnet(
+        r#""renew-timer": 100"#,
+        r#""id": 1, "subnet": "10.0.0.0/24", "rebind-timer": 50"#,
     );
     assert_single(
         &text,
