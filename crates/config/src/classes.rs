@@ -142,11 +142,8 @@ fn read_lifetime(reader: &mut Reader<'_>, object: &Object<'_>) -> Option<ValidLi
         (None, None, None) => return None,
         (Some(_), None, Some(_)) => {
             let key = "min-valid-lifetime";
-            let offset = object
-                .get(key)
-                .map_or(object.node.offset, |node| node.offset);
             let message = "min-valid-lifetime and max-valid-lifetime need a valid-lifetime";
-            reader.report(offset, &object.path_of(key), message);
+            reader.report_at(object, key, message);
             return None;
         }
         (_, Some(valid), _) => ValidLifetime {

@@ -331,11 +331,8 @@ fn secret(
         // Kea takes the first line of the file.
         Ok(text) => Some(text.lines().next().unwrap_or_default().to_owned()),
         Err(error) => {
-            let node = object
-                .get(file_key)
-                .map_or(object.node.offset, |n| n.offset);
             let message = format!("cannot read {}: {error}", full.display());
-            reader.report(node, &object.path_of(file_key), message);
+            reader.report_at(object, file_key, message);
             None
         }
     }

@@ -71,14 +71,13 @@ pub(crate) fn read_sql_database(
             let message = format!(
                 "'{other}' is not stop-retry-exit, serve-retry-exit or serve-retry-continue"
             );
-            report_at(reader, &object, "on-fail", message);
+            reader.report_at(&object, "on-fail", message);
             OnFail::StopRetryExit
         }
     };
     let readonly = reader.opt_bool(&object, "readonly");
     if readonly == Some(false) && path.ends_with("lease-database") {
-        report_at(
-            reader,
+        reader.report_at(
             &object,
             "readonly",
             "readonly applies to hosts-database only",
@@ -135,11 +134,4 @@ pub(crate) fn type_offset(node: &Node) -> usize {
             .map_or(node.offset, |member| member.node.offset),
         _ => node.offset,
     }
-}
-
-fn report_at(reader: &mut Reader<'_>, object: &Object<'_>, key: &str, message: impl Into<String>) {
-    let offset = object
-        .get(key)
-        .map_or(object.node.offset, |node| node.offset);
-    reader.report(offset, &object.path_of(key), message);
 }

@@ -440,11 +440,8 @@ pub(crate) fn check_lifetime_order(
         } else {
             high_key
         };
-        let offset = object
-            .get(key)
-            .map_or(object.node.offset, |node| node.offset);
         let message = format!("{low_key} ({low}) is greater than {high_key} ({high})");
-        reader.report(offset, &object.path_of(key), message);
+        reader.report_at(object, key, message);
     }
 }
 
@@ -467,11 +464,8 @@ pub(crate) fn check_timers(
         } else {
             "rebind-timer"
         };
-        let offset = object
-            .get(key)
-            .map_or(object.node.offset, |node| node.offset);
         let message = format!("renew-timer ({renew}) is greater than rebind-timer ({rebind})");
-        reader.report(offset, &object.path_of(key), message);
+        reader.report_at(object, key, message);
     }
 }
 
@@ -499,7 +493,7 @@ fn read_interfaces(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> InterfacesCon
         Some("udp") => SocketType::Udp,
         Some(other) => {
             let message = format!("'{other}' is not a socket type (raw or udp)");
-            report_at(reader, &object, "dhcp-socket-type", message);
+            reader.report_at(&object, "dhcp-socket-type", message);
             SocketType::Raw
         }
     };
@@ -508,7 +502,7 @@ fn read_interfaces(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> InterfacesCon
         Some("use-routing") => OutboundInterface::UseRouting,
         Some(other) => {
             let message = format!("'{other}' is not same-as-inbound or use-routing");
-            report_at(reader, &object, "outbound-interface", message);
+            reader.report_at(&object, "outbound-interface", message);
             OutboundInterface::SameAsInbound
         }
     };
@@ -624,12 +618,7 @@ fn read_expired_leases(reader: &mut Reader<'_>, dhcp4: &Object<'_>) -> ExpiredLe
             return;
         };
         if read > limit {
-            report_at(
-                reader,
-                &object,
-                key,
-                format!("{read} is over the limit of {limit}"),
-            );
+            reader.report_at(&object, key, format!("{read} is over the limit of {limit}"));
             return;
         }
         *value = read;
@@ -719,19 +708,14 @@ fn read_logger(reader: &mut Reader<'_>, node: &Node, path: &str) -> Option<Logge
             if severity.is_none() {
                 let message =
                     format!("'{text}' is not a severity (FATAL, ERROR, WARN, INFO, DEBUG, NONE)");
-                report_at(reader, &object, "severity", message);
+                reader.report_at(&object, "severity", message);
             }
             severity
         }
     };
     let debug_level = reader.opt_integer::<u8>(&object, "debuglevel");
     if debug_level.is_some_and(|level| level > 99) {
-        report_at(
-            reader,
-            &object,
-            "debuglevel",
-            "debuglevel must be between 0 and 99",
-        );
+        reader.report_at(&object, "debuglevel", "debuglevel must be between 0 and 99");
     }
     let output = read_outputs(reader, &object);
     Some(Logger {
@@ -793,11 +777,4 @@ fn read_outputs(reader: &mut Reader<'_>, logger: &Object<'_>) -> LogOutput {
         });
     }
     outputs.into_iter().next().unwrap_or(LogOutput::Stdout)
-}
-
-fn report_at(reader: &mut Reader<'_>, object: &Object<'_>, key: &str, message: impl Into<String>) {
-    let offset = object
-        .get(key)
-        .map_or(object.node.offset, |node| node.offset);
-    reader.report(offset, &object.path_of(key), message);
 }

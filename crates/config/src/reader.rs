@@ -72,6 +72,15 @@ impl<'t> Reader<'t> {
         });
     }
 
+    /// Reports a problem with `key` of `object`, at the key's line when it is
+    /// there, else at the map's.
+    pub(crate) fn report_at(&mut self, object: &Object<'_>, key: &str, message: impl Into<String>) {
+        let offset = object
+            .get(key)
+            .map_or(object.node.offset, |node| node.offset);
+        self.report(offset, &object.path_of(key), message);
+    }
+
     /// Whether any problem has been recorded.
     pub(crate) fn has_problems(&self) -> bool {
         !self.problems.is_empty()

@@ -170,10 +170,7 @@ pub(crate) fn read_fixed_field(
     let text = reader.opt_string(object, key)?;
     if text.len() > limit {
         let message = format!("{key} is longer than {limit} bytes");
-        let offset = object
-            .get(key)
-            .map_or(object.node.offset, |node| node.offset);
-        reader.report(offset, &object.path_of(key), message);
+        reader.report_at(object, key, message);
         return None;
     }
     Some(text.to_owned())
